@@ -1,0 +1,3 @@
+"""monitor: a self-hosted news monitor."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,201 @@
+"""Database tables: sources and their polling state, articles, topics, matches, stories, outbox.
+
+All timestamps are stored as naive UTC (``UtcDateTime`` converts on the way in and out),
+so SQLite and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware datetimes in Python, naive UTC in the database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given where UTC is required")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# Article fetch states.
+PENDING = "pending"  # discovered, page not yet fetched/extracted (or waiting for a retry)
+DONE = "done"  # extracted, matched, stored
+FAILED = "failed"  # gave up after the retry limit; visible in `monitor status`/logs
+DUPLICATE = "duplicate"  # the page's canonical URL was already stored under another URL
+
+# Outbox states.
+OUT_PENDING = "pending"
+OUT_SENDING = "sending"  # claimed by a sender (lease in claimed_until)
+OUT_SENT = "sent"
+OUT_FAILED = "failed"  # last attempt failed; retried at next_attempt_at
+OUT_DEAD = "dead"  # gave up after the attempt limit
+OUT_SKIPPED = "skipped"  # recorded but not to be sent (e.g. backfill without --notify)
+
+
+class Source(Base):
+    """An outlet from the config, with its polling state."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # feed | html
+    url: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    last_polled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Story(Base):
+    """A story: one or more articles (several outlets) telling the same news."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    first_published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    articles: Mapped[list[Article]] = relationship(back_populates="story")
+
+
+class Article(Base):
+    """An article page, from discovery (pending) to extracted and matched (done)."""
+
+    __tablename__ = "articles"
+    __table_args__ = (
+        Index("ix_articles_source_status_next", "source_id", "status", "next_fetch_at"),
+        Index("ix_articles_source_guid", "source_id", "guid"),
+        Index("ix_articles_published_at", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text, unique=True)  # canonical URL
+    fetch_url: Mapped[str] = mapped_column(Text)  # the URL as discovered
+    guid: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(20))
+    author: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    date_source: Mapped[str | None] = mapped_column(String(20))  # feed | page | first-seen
+    discovered_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    extracted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    origin: Mapped[str] = mapped_column(String(20), default="live")  # live | backfill
+    status: Mapped[str] = mapped_column(String(20), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_fetch_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    feed_data: Mapped[dict | None] = mapped_column(JSON)  # title/summary/date from the feed
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
+
+    source: Mapped[Source] = relationship()
+    story: Mapped[Story | None] = relationship(back_populates="articles")
+    matches: Mapped[list[Match]] = relationship(back_populates="article")
+
+
+class Topic(Base):
+    """A watch topic from the config (kept by name so matches survive config edits)."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    definition: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Match(Base):
+    """An article matched a topic: which terms, where (title/body), and a snippet."""
+
+    __tablename__ = "matches"
+    __table_args__ = (UniqueConstraint("article_id", "topic_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), index=True)
+    terms: Mapped[list] = mapped_column(JSON)  # matched terms as written in the topic
+    fields: Mapped[list] = mapped_column(JSON)  # where: "title", "body"
+    snippet: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    article: Mapped[Article] = relationship(back_populates="matches")
+    topic: Mapped[Topic] = relationship()
+
+
+class Alert(Base):
+    """The durable outbox: one row per (topic, story, channel); never sent twice."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("topic_id", "story_id", "channel"),
+        Index("ix_alerts_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default=OUT_PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict | None] = mapped_column(JSON)  # per-service results from apprise
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    topic: Mapped[Topic] = relationship()
+    story: Mapped[Story] = relationship()
+    article: Mapped[Article] = relationship()

@@ -1,0 +1,154 @@
+"""Real local servers for tests: an HTTP site with programmable routes, and an SMTP sink."""
+
+from __future__ import annotations
+
+import gzip as gzip_mod
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Response:
+    """What a route answers. ``body`` may be str (encoded as UTF-8) or bytes."""
+
+    body: bytes | str = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "text/html; charset=utf-8"
+    gzip: bool = False
+    delay: float = 0.0
+
+
+Handler = Callable[["Request"], Response]
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+
+class Site:
+    """A threaded HTTP server on 127.0.0.1 with routes set per test.
+
+    ``site.route("/feed.xml", Response(...))`` or a callable taking a Request;
+    ``site.requests`` records every request (method, path with query, headers, body).
+    Unknown paths answer 404.
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Response | Handler] = {}
+        self.requests: list[Request] = []
+        self._lock = threading.Lock()
+        site = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                req = Request(
+                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
+                with site._lock:
+                    site.requests.append(req)
+                    route = site.routes.get(self.path)
+                    if route is None:
+                        route = site.routes.get(self.path.split("?", 1)[0])
+                if route is None:
+                    resp = Response("not found", status=404, content_type="text/plain")
+                elif callable(route):
+                    resp = route(req)
+                else:
+                    resp = route
+                if resp.delay:
+                    import time
+
+                    time.sleep(resp.delay)
+                data = resp.body.encode("utf-8") if isinstance(resp.body, str) else resp.body
+                headers = {"Content-Type": resp.content_type, **resp.headers}
+                if resp.gzip:
+                    data = gzip_mod.compress(data)
+                    headers["Content-Encoding"] = "gzip"
+                self.send_response(resp.status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_POST = do_HEAD = do_PUT = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def route(self, path: str, response: Response | Handler) -> None:
+        with self._lock:
+            self.routes[path] = response
+
+    def hits(self, path: str) -> int:
+        """How many requests asked for ``path`` (query string included if given)."""
+        with self._lock:
+            return sum(
+                1 for r in self.requests if r.path == path or r.path.split("?", 1)[0] == path
+            )
+
+    def posts(self, path: str | None = None) -> list[Request]:
+        with self._lock:
+            return [
+                r for r in self.requests if r.method == "POST" and (path is None or r.path == path)
+            ]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 keeping every message received."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[dict] = []
+        sink = self
+
+        class _Handler:
+            async def handle_DATA(self, server, session, envelope):
+                sink.messages.append(
+                    {
+                        "from": envelope.mail_from,
+                        "to": list(envelope.rcpt_tos),
+                        "data": envelope.content.decode("utf-8", "replace")
+                        if isinstance(envelope.content, bytes)
+                        else envelope.content,
+                    }
+                )
+                return "250 OK"
+
+        self.controller = Controller(_Handler(), hostname="127.0.0.1", port=0)
+        self.controller.start()
+        self.port = self.controller.server.sockets[0].getsockname()[1]
+
+    def close(self) -> None:
+        self.controller.stop()
