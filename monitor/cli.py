@@ -1,0 +1,307 @@
+"""Command line: parse, call the pipeline/scheduler, print. No logic of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import logging
+import sys
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from monitor.config import Config, ConfigError, load
+
+app = typer.Typer(
+    help="Self-hosted news monitor: polls outlets, matches watch topics, alerts once per story.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class InspectFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def _setup_logging(verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    if sys.stderr.isatty():
+        handler: logging.Handler = RichHandler(console=err, show_path=False, rich_tracebacks=False)
+        fmt = "%(message)s"
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level, format=fmt, handlers=[handler], force=True)
+    for noisy in ("apscheduler", "alembic", "trafilatura", "htmldate", "charset_normalizer", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(message, markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def _config(ctx: typer.Context) -> Config:
+    try:
+        return load(ctx.obj.get("config"))
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"{ctx.obj.get('config')}: {exc.strerror}") from None
+
+
+def _parse_date(value: str, config: Config, option: str) -> datetime:
+    from monitor.dates import parse_user_date
+
+    try:
+        return parse_user_date(value, config.tz)
+    except ValueError as exc:
+        raise _fail(f"{option}: {exc}") from None
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="Config file (default: $MONITOR_CONFIG, else config/monitor.yaml)."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Global options."""
+    ctx.obj = {"config": str(config) if config else None}
+    _setup_logging(verbose)
+
+
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """Validate the config; print its sources, topics and channels."""
+    from monitor.match import Matcher, QueryError
+
+    cfg = _config(ctx)
+    try:
+        Matcher(cfg.topics)
+    except QueryError as exc:
+        raise _fail(f"{cfg.path}: {exc}") from None
+    out.print(f"[bold]{cfg.path}[/]: valid. database: {_safe_url(cfg.database)}, timezone: {cfg.timezone}")
+    table = Table("source", "kind", "url", "interval", title="Sources")
+    for s in cfg.sources:
+        table.add_row(s.name, s.kind, s.url, _human_interval(s.interval))
+    out.print(table)
+    table = Table("topic", "keywords / query", "exclude", "channels", title="Topics")
+    for t in cfg.topics:
+        what = ", ".join(t.keywords) + (f"  query: {t.query}" if t.query else "")
+        names = ", ".join(c.name for c in cfg.topic_channels(t)) or "(none)"
+        table.add_row(t.name, what, ", ".join(t.exclude), names)
+    out.print(table)
+    table = Table("channel", "url", "delivery", title="Channels")
+    for c in cfg.channels:
+        table.add_row(c.name, _safe_url(c.url), f"digest {c.digest}" if c.digest else "immediate")
+    out.print(table)
+    for s in cfg.sources:
+        if s.interval < 60:
+            out.print(f"warning: source {s.name!r}: interval under 1 minute may get you blocked")
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    once: bool = typer.Option(False, "--once", help="Poll every source once, alert, and exit."),
+) -> None:
+    """Run the monitor daemon (until SIGTERM/SIGINT), or one pass with --once."""
+    from monitor.match import QueryError
+    from monitor.scheduler import run_daemon, run_once
+
+    cfg = _config(ctx)
+    try:
+        if once:
+            reports, stats = asyncio.run(run_once(cfg))
+            _print_reports(reports, stats)
+        else:
+            asyncio.run(run_daemon(cfg))
+    except QueryError as exc:
+        raise _fail(f"{cfg.path}: {exc}") from None
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    except Exception as exc:  # e.g. the database is unreachable
+        if _is_db_error(exc):
+            raise _fail(f"database {_safe_url(cfg.database)}: {_one_line(exc)}", 1) from None
+        raise
+
+
+def _print_reports(reports, stats) -> None:
+    table = Table("source", "status", "found", "new", "processed", "matched", "retrying", "failed")
+    for r in reports:
+        status = ("not modified" if r.not_modified else "ok") if r.ok else f"[red]error[/]: {r.error}"
+        table.add_row(
+            r.source, status, str(r.discovered), str(r.new), str(r.processed),
+            str(r.matched), str(r.retrying), str(r.failed),
+        )  # fmt: skip
+    out.print(table)
+    out.print(f"alerts: {stats.sent} sent, {stats.failed} failed (will retry), {stats.dead} dead")
+
+
+@app.command()
+def matches(
+    ctx: typer.Context,
+    topic: list[str] = typer.Option(None, "--topic", "-t", help="Only this topic (repeatable)."),
+    since: str | None = typer.Option(None, "--since", help="Published on/after DATE (or 7d, 12h)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f"),
+    limit: int = typer.Option(200, "--limit", help="At most this many rows (0: no limit)."),
+) -> None:
+    """List matched articles: topic, title, source, published, url, matched terms."""
+    from monitor.queries import list_matches
+    from monitor.runtime import open_database
+
+    cfg = _config(ctx)
+    since_dt = _parse_date(since, cfg, "--since") if since else None
+    try:
+        engine, factory = open_database(cfg)
+    except Exception as exc:
+        raise _fail(f"database {_safe_url(cfg.database)}: {_one_line(exc)}", 1) from None
+    with factory() as session:
+        rows = list_matches(session, topics=topic or None, since=since_dt, limit=limit or None)
+    engine.dispose()
+    tz = cfg.tz
+    records = [
+        {
+            "topic": r.topic,
+            "title": r.title,
+            "source": r.source,
+            "published": r.published.astimezone(tz).isoformat() if r.published else None,
+            "url": r.url,
+            "terms": r.terms,
+            "fields": r.fields,
+            "snippet": r.snippet,
+        }
+        for r in rows
+    ]
+    if fmt is Format.json:
+        print(json.dumps(records, ensure_ascii=False, indent=2))
+    elif fmt is Format.csv:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["topic", "title", "source", "published", "url", "terms"])
+        for rec in records:
+            writer.writerow(
+                [
+                    rec["topic"],
+                    rec["title"],
+                    rec["source"],
+                    rec["published"],
+                    rec["url"],
+                    "; ".join(rec["terms"]),
+                ]
+            )
+        sys.stdout.write(buf.getvalue())
+    else:
+        table = Table(
+            "topic", "title", "source", "published", "url", "terms", title=f"{len(records)} matches"
+        )
+        for rec in records:
+            published = rec["published"][:16].replace("T", " ") if rec["published"] else ""
+            table.add_row(
+                rec["topic"],
+                rec["title"] or "",
+                rec["source"],
+                published,
+                rec["url"],
+                ", ".join(rec["terms"]),
+            )
+        out.print(table)
+
+
+@app.command()
+def inspect(
+    ctx: typer.Context,
+    target: str = typer.Argument(..., help="An article URL, or a saved HTML file."),
+    fmt: InspectFormat = typer.Option(InspectFormat.text, "--format", "-f"),
+) -> None:
+    """Show what extraction and every topic make of one page."""
+    from monitor.inspect import inspect_page
+
+    cfg = _config(ctx)
+    try:
+        result = asyncio.run(inspect_page(cfg, target))
+    except ValueError as exc:
+        raise _fail(f"{target}: {exc}", 1) from None
+    if fmt is InspectFormat.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    out.print(f"[bold]{result['title'] or '(no title)'}[/]")
+    for key in ("url", "published", "language", "author"):
+        out.print(f"{key}: {result[key]}", highlight=False)
+    out.print()
+    text = result["text"] or ""
+    out.print(text[:1500] + ("…" if len(text) > 1500 else ""), markup=False, highlight=False)
+    out.print()
+    if not result["matches"]:
+        out.print("no topic matches")
+    for m in result["matches"]:
+        out.print(f"[green]matches {m['topic']}[/]: {', '.join(m['terms'])} in {', '.join(m['fields'])}")
+        out.print(f"  {m['snippet']}", markup=False, highlight=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply database migrations (also done automatically at start)."""
+    from monitor.runtime import open_database
+
+    cfg = _config(ctx)
+    try:
+        engine, _ = open_database(cfg)
+    except Exception as exc:
+        raise _fail(f"database {_safe_url(cfg.database)}: {_one_line(exc)}", 1) from None
+    engine.dispose()
+    out.print(f"database {_safe_url(cfg.database)} is up to date")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _safe_url(url: str) -> str:
+    """A URL with its password hidden, for printing."""
+    import re
+
+    return re.sub(r"(://[^:/@]+:)[^@/]+@", r"\1***@", url)
+
+
+def _human_interval(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+def _is_db_error(exc: BaseException) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(exc, SQLAlchemyError)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

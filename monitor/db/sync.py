@@ -1,0 +1,49 @@
+"""Mirror the config's sources and topics into their tables (by name), keeping history."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.config import Config, TopicConfig
+from monitor.db.models import Source, Topic, utcnow
+
+
+def topic_definition(topic: TopicConfig) -> dict:
+    """The part of a topic that decides what it matches (stored to notice edits)."""
+    return topic.model_dump(include={"keywords", "query", "exclude"})
+
+
+def sync_config(session: Session, config: Config) -> tuple[dict[str, int], dict[str, int]]:
+    """Upsert a row per configured source and topic; return name → id maps for both.
+
+    Rows of sources or topics removed from the config are kept (their articles and matches
+    stay visible); they are simply no longer polled or matched.
+    """
+    sources = {s.name: s for s in session.scalars(select(Source))}
+    for cfg in config.sources:
+        row = sources.get(cfg.name)
+        if row is None:
+            row = Source(name=cfg.name, kind=cfg.kind, url=cfg.url, consecutive_failures=0)
+            session.add(row)
+            sources[cfg.name] = row
+        elif row.kind != cfg.kind or row.url != cfg.url:
+            # A new address: forget validators and hash that belonged to the old one.
+            row.kind, row.url = cfg.kind, cfg.url
+            row.etag = row.last_modified = row.content_hash = None
+    topics = {t.name: t for t in session.scalars(select(Topic))}
+    for cfg in config.topics:
+        definition = topic_definition(cfg)
+        row = topics.get(cfg.name)
+        if row is None:
+            row = Topic(name=cfg.name, definition=definition)
+            session.add(row)
+            topics[cfg.name] = row
+        elif row.definition != definition:
+            row.definition = definition
+            row.updated_at = utcnow()
+    session.flush()
+    return (
+        {c.name: sources[c.name].id for c in config.sources},
+        {c.name: topics[c.name].id for c in config.topics},
+    )

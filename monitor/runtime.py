@@ -1,0 +1,71 @@
+"""What a running monitor holds: config, database, HTTP client, extraction pool, matcher."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.config import Config
+from monitor.db.migrate import upgrade
+from monitor.db.session import make_engine, make_sessionmaker, transaction
+from monitor.db.sync import sync_config
+from monitor.extract import Extractor
+from monitor.fetch.http import HttpClient
+from monitor.match import Matcher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Tunables with sensible defaults (not part of the YAML contract yet)."""
+
+    max_page_attempts: int = 5  # an article page that keeps failing is given up after this
+    page_retry_base: float = 120.0  # seconds; doubles at every failed attempt
+    page_retry_max: float = 6 * 3600.0
+    source_retry_max: float = 3600.0  # cap on a failing source's backoff
+    article_concurrency: int = 16  # article pages in flight at once (per-host limit in HttpClient)
+    extract_timeout: float = 30.0
+    workers: int | None = None  # extraction processes; default: the number of cores
+
+
+@dataclass
+class Runtime:
+    config: Config
+    engine: Engine
+    factory: sessionmaker[Session]
+    source_ids: dict[str, int]
+    topic_ids: dict[str, int]
+    matcher: Matcher
+    http: HttpClient
+    extractor: Extractor
+    settings: Settings = field(default_factory=Settings)
+
+
+def open_database(config: Config) -> tuple[Engine, sessionmaker[Session]]:
+    """Connect, apply migrations, and return the engine and a session factory."""
+    engine = make_engine(config.database)
+    upgrade(engine)
+    return engine, make_sessionmaker(engine)
+
+
+@asynccontextmanager
+async def open_runtime(config: Config, settings: Settings | None = None) -> AsyncIterator[Runtime]:
+    """Everything the pipeline needs, released on exit."""
+    settings = settings or Settings()
+    matcher = Matcher(config.topics)  # fails early on a bad query
+    engine, factory = open_database(config)
+    with transaction(factory) as session:
+        source_ids, topic_ids = sync_config(session, config)
+    extractor = Extractor(workers=settings.workers, timeout=settings.extract_timeout)
+    try:
+        async with HttpClient() as http:
+            yield Runtime(config, engine, factory, source_ids, topic_ids, matcher, http, extractor, settings)
+    finally:
+        extractor.close()
+        engine.dispose()
