@@ -1,0 +1,281 @@
+"""The only HTTP client of monitor: timeouts, size cap, redirects, gzip, conditional GET.
+
+``HttpClient.get`` never raises for network, HTTP or size problems: it returns a
+``FetchResult`` whose ``error`` is one line for humans and whose ``status`` is 0 when no usable
+response arrived. Parsers (feedparser, trafilatura) get bytes from here and never fetch themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from monitor import __version__
+
+log = logging.getLogger(__name__)
+
+DEFAULT_USER_AGENT = f"monitor/{__version__} (+https://github.com/monitor-news/monitor; news monitor)"
+MAX_REDIRECTS = 10
+_CHUNK = 64 * 1024
+_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
+    "text/xml;q=0.9, text/html;q=0.9, application/xhtml+xml;q=0.9, */*;q=0.8"
+)
+
+
+@dataclass
+class FetchResult:
+    """What one GET produced. ``body`` is already decompressed; ``None`` on error and on 304."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes | None
+    etag: str | None
+    last_modified: str | None
+    content_hash: str | None
+    not_modified: bool = False
+    error: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        """No error, and a 2xx answer or an unchanged resource."""
+        return self.error is None and (200 <= self.status < 300 or self.not_modified)
+
+
+class HttpClient:
+    """An aiohttp session with monitor's politeness and limits; use as ``async with HttpClient()``.
+
+    The session is created lazily inside the running event loop, on the first request.
+    """
+
+    def __init__(
+        self,
+        *,
+        user_agent: str = DEFAULT_USER_AGENT,
+        timeout: float = 20.0,
+        max_bytes: int = 10_000_000,
+        per_host: int = 4,
+        total: int = 32,
+    ) -> None:
+        self.user_agent = user_agent
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.per_host = per_host
+        self.total = total
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the underlying session (idempotent)."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.total, limit_per_host=self.per_host),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={
+                    "User-Agent": self.user_agent,
+                    "Accept-Encoding": "gzip, deflate",
+                    "Accept": _ACCEPT,
+                },
+            )
+            self._loop = loop
+        return self._session
+
+    async def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        previous_hash: str | None = None,
+    ) -> FetchResult:
+        """GET ``url`` (conditionally when validators are given); never raises for fetch problems.
+
+        A 304 keeps the given ``etag``/``last_modified``/``previous_hash`` unless the server sent
+        new validators, so callers can store the result as is. A 200 whose body hashes to
+        ``previous_hash`` is also ``not_modified`` (its body is kept).
+        """
+        problem = _check_url(url)
+        if problem:
+            return _failure(url, problem)
+        request_headers = {}
+        if etag:
+            request_headers["If-None-Match"] = etag
+        if last_modified:
+            request_headers["If-Modified-Since"] = last_modified
+        try:
+            session = self._get_session()
+            async with session.get(url, headers=request_headers, max_redirects=MAX_REDIRECTS) as resp:
+                return await self._read(url, resp, etag, last_modified, previous_hash)
+        except Exception as exc:  # noqa: BLE001 - the contract is: never raise for fetch problems
+            return _failure(url, self._describe(exc, url))
+
+    async def _read(
+        self,
+        url: str,
+        resp: aiohttp.ClientResponse,
+        etag: str | None,
+        last_modified: str | None,
+        previous_hash: str | None,
+    ) -> FetchResult:
+        headers = _headers(resp)
+        result = FetchResult(
+            url=url,
+            final_url=str(resp.url),
+            status=resp.status,
+            headers=headers,
+            body=None,
+            etag=headers.get("etag"),
+            last_modified=headers.get("last-modified"),
+            content_hash=None,
+        )
+        if resp.status == 304:
+            result.not_modified = True
+            result.etag = result.etag or etag
+            result.last_modified = result.last_modified or last_modified
+            result.content_hash = previous_hash
+            return result
+        if not 200 <= resp.status < 300:
+            reason = resp.reason or _reason(resp.status)
+            result.error = f"HTTP {resp.status} {reason}".strip()
+            result.retry_after = parse_retry_after(headers.get("retry-after"))
+            return result
+        if resp.content_length is not None and resp.content_length > self.max_bytes:
+            return self._too_large(result)
+        body = bytearray()
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            body += chunk
+            if len(body) > self.max_bytes:
+                return self._too_large(result)
+        result.body = bytes(body)
+        result.content_hash = hashlib.sha256(result.body).hexdigest()
+        result.not_modified = previous_hash is not None and result.content_hash == previous_hash
+        return result
+
+    def _too_large(self, result: FetchResult) -> FetchResult:
+        result.status = 0
+        result.error = f"response larger than {_human_size(self.max_bytes)}"
+        return result
+
+    def _describe(self, exc: BaseException, url: str) -> str:
+        """One line for humans describing why a request failed."""
+        if isinstance(exc, TimeoutError):  # also aiohttp's ServerTimeoutError & co
+            return f"timeout after {self.timeout:g}s"
+        if isinstance(exc, aiohttp.ClientConnectorDNSError):
+            return f"DNS lookup failed for host {exc.host}"
+        if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+            return f"TLS certificate error for host {exc.host}: {_one_line(exc.certificate_error)}"
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            if exc.os_error.errno == errno.ECONNREFUSED:
+                return "connection refused"
+            reason = exc.os_error.strerror or _one_line(exc.os_error)
+            return f"cannot connect to {exc.host}:{exc.port}: {reason}"
+        if isinstance(exc, aiohttp.TooManyRedirects):
+            return f"too many redirects (more than {MAX_REDIRECTS})"
+        if isinstance(exc, aiohttp.NonHttpUrlRedirectClientError | aiohttp.InvalidUrlRedirectClientError):
+            return f"redirect to an unsupported URL: {_one_line(exc)}"
+        if isinstance(exc, aiohttp.InvalidUrlClientError):
+            return f"invalid URL: {url}"
+        if isinstance(exc, aiohttp.ServerDisconnectedError):
+            return "server disconnected without a complete response"
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            return f"invalid response body: {_one_line(exc)}"
+        if isinstance(exc, aiohttp.ClientError | OSError):
+            return f"request failed: {_one_line(exc) or type(exc).__name__}"
+        log.warning("unexpected error fetching %s", url, exc_info=exc)
+        return f"request failed: {type(exc).__name__}: {_one_line(exc)}"
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date (never negative)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _check_url(url: str) -> str | None:
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError):
+        return f"invalid URL: {url}"
+    if parsed.scheme not in ("http", "https"):
+        scheme = parsed.scheme or "(none)"
+        return f"unsupported URL scheme {scheme!r} (only http and https)"
+    if not parsed.host:
+        return f"invalid URL (no host): {url}"
+    return None
+
+
+def _failure(url: str, error: str) -> FetchResult:
+    return FetchResult(
+        url=url,
+        final_url=url,
+        status=0,
+        headers={},
+        body=None,
+        etag=None,
+        last_modified=None,
+        content_hash=None,
+        error=error,
+    )
+
+
+def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for key, value in resp.headers.items():
+        key = key.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _human_size(n: int) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:g} {unit}"
+    return f"{n} bytes"
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value).split())

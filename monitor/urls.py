@@ -1,0 +1,141 @@
+"""URL canonicalisation: one spelling per article URL, so the same article is processed once.
+
+The canonical form is the ASCII, percent-encoded (RFC 3986) spelling:
+
+* absolute (joined on ``base``), scheme and host lower-cased, IDN hosts in punycode,
+  default port and fragment dropped, an empty path becomes ``/``, dot segments resolved;
+* percent-encoding normalised: escapes of unreserved characters (``A-Z a-z 0-9 - . _ ~``) are
+  decoded, every other escape is upper-cased, and raw non-ASCII characters (an Arabic slug, say)
+  are UTF-8 percent-encoded, so a slug compares equal whether a page wrote it raw or encoded;
+  reserved characters keep their meaning (``%2F`` stays ``%2F``);
+* tracking parameters (``utm_*``, ``fbclid``, ``gclid`` …) dropped, the remaining parameters
+  sorted (stable, so ``?a=1&b=2`` equals ``?b=2&a=1``), an empty query dropped.
+
+Non-HTTP URLs (``mailto:``, ``javascript:`` …) are returned joined and stripped, otherwise untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
+
+__all__ = ["canonical_url", "is_tracking_param", "TRACKING_PARAMS", "TRACKING_PREFIXES"]
+
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "mc_cid", "mc_eid",
+        "igshid", "igsh", "yclid", "ysclid", "_ga", "_gl", "_hsenc", "_hsmi", "__hstc", "__hssc",
+        "__hsfp", "hsctatracking", "mkt_tok", "ref_src", "ref_url", "twclid", "ttclid", "li_fat_id",
+        "wickedid", "oly_anon_id", "oly_enc_id", "vero_id", "vero_conv", "rb_clickid", "s_kwcid",
+        "ncid", "ocid", "xtor", "at_medium", "at_campaign", "wt.mc_id", "cmpid", "spm",
+        "sr_share", "smid", "soc_src", "soc_trk", "__twitter_impression",
+    }
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "piwik_", "matomo_")
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_SUB_DELIMS = "!$&'()*+,;="
+_PATH_SAFE = frozenset(_UNRESERVED | set(_SUB_DELIMS) | set(":@/"))
+_QUERY_SAFE = frozenset(_UNRESERVED | set(_SUB_DELIMS) | set(":@/?"))
+_HEX = frozenset("0123456789abcdefABCDEF")
+_STRIP_CHARS = re.compile(r"[\t\r\n]")
+
+
+def is_tracking_param(name: str) -> bool:
+    """True for a query parameter that only tracks the click (``utm_source``, ``fbclid`` …)."""
+    key = unquote_plus(name).strip().lower()
+    return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
+
+
+def canonical_url(url: str, base: str | None = None) -> str:
+    """The canonical spelling of ``url`` (joined on ``base`` when relative); idempotent."""
+    url = _STRIP_CHARS.sub("", url).strip()
+    if base:
+        url = urljoin(_STRIP_CHARS.sub("", base).strip(), url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an invalid IPv6 literal
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.netloc:
+        return url
+    netloc = _netloc(parts.netloc, scheme)
+    path = _remove_dot_segments(_normalise_escapes(parts.path, _PATH_SAFE)) or "/"
+    query = _query(parts.query)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _netloc(netloc: str, scheme: str) -> str:
+    userinfo, _, hostport = netloc.rpartition("@")
+    if hostport.startswith("["):  # IPv6 literal
+        host, _, rest = hostport.partition("]")
+        host += "]"
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = hostport.partition(":")
+    host = host.lower().rstrip(".")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
+    if port == "" or (port.isdigit() and int(port) == _DEFAULT_PORTS[scheme]):
+        hostport = host
+    else:
+        hostport = f"{host}:{port}"
+    return f"{userinfo}@{hostport}" if userinfo else hostport
+
+
+def _query(query: str) -> str:
+    pairs = []
+    for item in query.split("&"):
+        if not item:
+            continue
+        name, eq, value = item.partition("=")
+        if is_tracking_param(name):
+            continue
+        name = _normalise_escapes(name, _QUERY_SAFE - {"&", "="})
+        value = _normalise_escapes(value, _QUERY_SAFE - {"&"})
+        pairs.append((name, eq, value))
+    pairs.sort(key=lambda p: (p[0], p[2]))
+    return "&".join(n + eq + v for n, eq, v in pairs)
+
+
+def _normalise_escapes(text: str, safe: frozenset[str]) -> str:
+    """Decode escapes of unreserved characters, upper-case the others, encode unsafe characters."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "%" and text[i + 1 : i + 2] in _HEX and text[i + 2 : i + 3] in _HEX:
+            decoded = chr(int(text[i + 1 : i + 3], 16))
+            out.append(decoded if decoded in _UNRESERVED else "%" + text[i + 1 : i + 3].upper())
+            i += 3
+            continue
+        if ch in safe:
+            out.append(ch)
+        else:
+            out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass")))
+        i += 1
+    return "".join(out)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4, for paths like ``/a/./b/../c``."""
+    if "." not in path:
+        return path
+    segments = path.split("/")
+    out: list[str] = []
+    for seg in segments:
+        if seg == ".":
+            continue
+        if seg == "..":
+            if len(out) > 1:
+                out.pop()
+            continue
+        out.append(seg)
+    if segments[-1] in (".", ".."):
+        out.append("")
+    result = "/".join(out)
+    return result if result.startswith("/") or not path.startswith("/") else "/" + result
