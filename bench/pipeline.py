@@ -1,0 +1,146 @@
+"""Throughput of `run --once` against bare sequential trafilatura, in the same run.
+
+A local HTTP server (its own process) serves an RSS feed listing N article pages (real pages from
+../shared/corpus/articles when present, generated ones otherwise). The script then
+
+1. extracts every page with bare trafilatura, sequentially, in this process (the baseline);
+2. runs the whole pipeline once (`run_once`: fetch feed, dedupe, fetch pages, extract in the
+   process pool, match, store in SQLite, outbox) on a fresh database.
+
+It prints pages/s for both and the ratio of wall times (pipeline / baseline): under 1 means the
+pipeline, with its HTTP, database and matching work, is faster than bare sequential extraction.
+
+    .venv/bin/python bench/pipeline.py [--pages 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CORPUS = ROOT.parent / "shared" / "corpus" / "articles" / "html"
+
+
+def load_pages() -> list[bytes]:
+    if CORPUS.is_dir():
+        pages = [gzip.decompress(p.read_bytes()) for p in sorted(CORPUS.glob("*.html.gz"))]
+        if pages:
+            return pages
+    from tests.sitegen import article_page
+
+    words = "government minister parliament economy Rabat Casablanca project budget reform".split()
+    return [
+        article_page(
+            f"Story {i}", [" ".join(words[(i + j) % len(words)] for j in range(60)) for _ in range(8)]
+        ).encode()
+        for i in range(60)
+    ]
+
+
+def serve(pages: list[bytes], n: int, port_queue) -> None:
+    from aiohttp import web
+
+    from tests.sitegen import rss_feed
+
+    async def main() -> None:
+        app = web.Application()
+        base_holder: dict[str, str] = {}
+
+        async def feed(_request):
+            items = [{"title": f"Article {i}", "link": f"{base_holder['base']}/a/{i}"} for i in range(n)]
+            return web.Response(
+                body=rss_feed(base_holder["base"], items).encode(), content_type="application/rss+xml"
+            )
+
+        async def article(request):
+            i = int(request.match_info["i"])
+            return web.Response(body=pages[i % len(pages)], content_type="text/html", charset="utf-8")
+
+        app.router.add_get("/feed.xml", feed)
+        app.router.add_get("/a/{i}", article)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        base_holder["base"] = f"http://127.0.0.1:{port}"
+        port_queue.put(port)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def baseline(pages: list[bytes], n: int) -> float:
+    import trafilatura
+
+    start = time.perf_counter()
+    for i in range(n):
+        trafilatura.bare_extraction(pages[i % len(pages)], with_metadata=True)
+    return time.perf_counter() - start
+
+
+def pipeline(port: int, n: int, workdir: Path) -> tuple[float, int]:
+    from monitor.config import load
+    from monitor.scheduler import run_once
+
+    cfg_path = workdir / "bench.yaml"
+    cfg_path.write_text(
+        json.dumps(
+            {
+                "database": f"sqlite:///{workdir / 'bench.db'}",
+                "sources": [{"name": "bench", "feed": f"http://127.0.0.1:{port}/feed.xml"}],
+                "topics": [
+                    {"name": "Seghrouchni", "keywords": ["Seghrouchni", "السغروشني"]},
+                    {"name": "Government", "keywords": ["government", "minister"]},
+                ],
+                "channels": [{"name": "log", "url": f"logfile://{workdir / 'alerts.log'}"}],
+            }
+        )
+    )
+    cfg = load(cfg_path)
+    start = time.perf_counter()
+    reports, _stats = asyncio.run(run_once(cfg))
+    elapsed = time.perf_counter() - start
+    return elapsed, reports[0].processed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pages", type=int, default=400)
+    args = parser.parse_args()
+    pages = load_pages()
+    n = args.pages
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    server = ctx.Process(target=serve, args=(pages, n, queue), daemon=True)
+    server.start()
+    port = queue.get(timeout=30)
+    try:
+        base_s = baseline(pages, n)
+        with tempfile.TemporaryDirectory() as tmp:
+            pipe_s, processed = pipeline(port, n, Path(tmp))
+    finally:
+        server.terminate()
+    sizes = sorted(len(p) for p in pages)
+    print(
+        f"pages: {n} ({len(pages)} distinct, median {sizes[len(sizes) // 2] // 1024} KB), cores: {os.cpu_count()}"
+    )
+    print(f"bare sequential trafilatura : {n / base_s:7.1f} pages/s  ({base_s:6.2f} s)")
+    print(
+        f"monitor run --once pipeline : {processed / pipe_s:7.1f} pages/s  ({pipe_s:6.2f} s, {processed} stored)"
+    )
+    print(f"ratio (pipeline time / bare time): {pipe_s / base_s:.2f}   (goal: under 0.6 on 2 cores)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The daemon and the other commands, run as a user would (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.servers import Response
+from tests.sitegen import article_page
+from tests.test_pipeline import SEGHROUCHNI, make_config, paragraphs, serve_outlet
+
+
+def cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
+
+
+def test_daemon_polls_alerts_and_stops_cleanly_on_sigterm(tmp_path, site):
+    serve_outlet(site)
+    site.route("/hook", Response("ok", content_type="text/plain"))
+    cfg = make_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'm.db'}",
+        [{"name": "Atlas", "feed": site.url("/feed.xml"), "interval": "2s"}],
+        site.base[7:] + "/hook",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "--config", cfg.path, "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (len(site.posts("/hook")) < 2 or site.hits("/feed.xml") < 2):
+            time.sleep(0.2)
+        assert len(site.posts("/hook")) == 2, "the daemon should alert the two matching articles"
+        assert site.hits("/feed.xml") >= 2, "the daemon should poll again after the interval"
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert len(site.posts("/hook")) == 2
+
+
+def test_inspect_file_json(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text(
+        article_page(
+            "Digital strategy presented",
+            paragraphs(SEGHROUCHNI),
+            teasers=["Data centre opens in Tangier"],
+            canonical="https://atlas.example/2026/11/digital-strategy/",
+        ),
+        encoding="utf-8",
+    )
+    cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", [], "127.0.0.1:9/hook")
+    proc = cli("--config", cfg.path, "inspect", str(page), "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    for key in ("url", "title", "text", "published", "language", "author", "matches"):
+        assert key in data
+    assert data["title"] == "Digital strategy presented"
+    assert data["language"] == "en" and data["author"] == "Sara Benali"
+    assert data["published"].startswith("2026-11-20T09:30:00+01:00")
+    assert [m["topic"] for m in data["matches"]] == ["Seghrouchni"]
+    assert "Seghrouchni" in data["matches"][0]["snippet"]
+
+
+def test_inspect_url_and_missing_target(tmp_path, site):
+    site.route("/a/", Response(article_page("Tangier data centre", paragraphs("A new data centre opens."))))
+    cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", [], "127.0.0.1:9/hook")
+    proc = cli("--config", cfg.path, "inspect", site.url("/a/"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Tangier data centre" in proc.stdout and "matches Data centres" in proc.stdout
+    proc = cli("--config", cfg.path, "inspect", site.url("/nope/"), cwd=tmp_path)
+    assert proc.returncode == 1 and "404" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_db_upgrade_and_default_config_paths(tmp_path):
+    cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'sub' / 'm.db'}", [], "127.0.0.1:9/hook")
+    proc = cli("--config", cfg.path, "db", "upgrade", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "sub" / "m.db").exists()
+    env = {**os.environ, "MONITOR_CONFIG": cfg.path}
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "check"], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert proc.returncode == 0 and str(cfg.path) in proc.stdout
+
+
+def test_bad_since_date_is_a_clear_error(tmp_path):
+    cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", [], "127.0.0.1:9/hook")
+    proc = cli("--config", cfg.path, "matches", "--since", "last tuesday", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("--since: invalid date 'last tuesday'")
+
+
+def test_unreachable_database_is_one_line(tmp_path):
+    cfg = make_config(tmp_path, "postgresql+psycopg://nobody@127.0.0.1:9/none", [], "127.0.0.1:9/hook")
+    proc = cli("--config", cfg.path, "matches", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and proc.stderr.startswith("database postgresql+psycopg://")
