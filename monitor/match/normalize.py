@@ -1,0 +1,173 @@
+"""One normaliser for article text and topic terms alike, with a way back to the original text.
+
+``normalize(text)`` folds every character on its own (so positions can be mapped back):
+
+- compatibility decomposition (NFKD, per character) then casefold: ligatures, full-width forms and
+  Arabic presentation forms become plain letters; for matching this is NFKC + casefold;
+- combining marks are stripped (Latin accents, Arabic harakat, tanwin, shadda, sukun, superscript
+  alef, hamza above/below, Hebrew points), except nukta, kana voicing marks and virama, which change
+  letters rather than decorate them; invisible format characters (soft hyphen, ZWJ/ZWNJ, bidi marks)
+  vanish;
+- Arabic letter variants are unified: alef forms (أ إ آ ٱ) → ا, ؤ → و, ئ → ي, ة → ه, ى/ی → ي,
+  ک → ك, and tatweel (ـ) vanishes;
+- every decimal digit (Arabic-Indic, Persian …) becomes an ASCII digit;
+- apostrophes of every kind become ``'``; any other character that is not a letter, mark or digit
+  (punctuation, hyphens, dashes, NBSP, symbols) becomes a space.
+
+The folded text is then split into words on spaces and apostrophes; a French elided article
+(``l' d' j' m' n' s' t' c' qu' jusqu' lorsqu' puisqu' quoiqu'``) directly before a word is dropped,
+so "l'énergie" gives the single word ``energie``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from itertools import accumulate
+
+__all__ = [
+    "ARABIC_PROCLITICS",
+    "MIN_ARABIC_STEM",
+    "Normalized",
+    "fold",
+    "is_arabic",
+    "normalize",
+    "normalize_term",
+]
+
+_APOSTROPHES = frozenset("'\u2019\u2018\u201b\u02bc\u02bb\u02b9\u0060\u00b4\u2032\uff07")
+_ARABIC_FOLD = {
+    "\u0671": "\u0627",  # ٱ alef wasla
+    "\u0672": "\u0627",  # ٲ alef with wavy hamza above
+    "\u0673": "\u0627",  # ٳ alef with wavy hamza below
+    "\u0674": "",  # ٴ high hamza (from the decomposition of ٵ ٶ ٷ ٸ)
+    "\u0629": "\u0647",  # ة taa marbuta → ه
+    "\u0649": "\u064a",  # ى alef maqsura → ي
+    "\u06cc": "\u064a",  # ی farsi yeh → ي
+    "\u06a9": "\u0643",  # ک keheh → ك
+    "\u06d5": "\u0647",  # ە ae (from ۀ) → ه
+    "\u0640": "",  # ـ tatweel
+}
+# Combining classes of marks that are part of the letter, not a diacritic: nukta, kana voicing, virama.
+_KEPT_COMBINING = frozenset({7, 8, 9})
+_IGNORABLE_MARKS = re.compile(r"[\u034f\u180b-\u180d\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+
+
+def _fold_char(ch: str) -> str:
+    """The folded form of one character: letters, kept marks, ASCII digits, ``'`` or a space."""
+    if ch in _APOSTROPHES:
+        return "'"
+    out = []
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", ch).casefold())
+    for d in decomposed:
+        if d in _ARABIC_FOLD:
+            out.append(_ARABIC_FOLD[d])
+            continue
+        category = unicodedata.category(d)
+        kind = category[0]
+        if kind == "L":
+            out.append(d)
+        elif kind == "M":
+            combining = unicodedata.combining(d)
+            if (combining == 0 or combining in _KEPT_COMBINING) and not _IGNORABLE_MARKS.match(d):
+                out.append(d)
+        elif category == "Nd":
+            out.append(str(unicodedata.decimal(d)))
+        elif kind == "N":
+            out.append(d)
+        elif category == "Cf":
+            continue
+        elif d in _APOSTROPHES:
+            out.append("'")
+        else:
+            out.append(" ")
+    return "".join(out)
+
+
+class _FoldTable(dict):
+    """``str.translate`` table that folds each code point on first sight and remembers it."""
+
+    def __missing__(self, code: int) -> str:
+        value = self[code] = _fold_char(chr(code))
+        return value
+
+
+_FOLD = _FoldTable()
+
+_ELISION = r"(?:qu|jusqu|lorsqu|puisqu|quoiqu|[cdjlmnst])"
+_WORD = re.compile(rf"(?:(?<![^ ']){_ELISION}'(?=[^ ']))?([^ ']+)")
+
+
+def fold(text: str) -> str:
+    """Fold every character of ``text`` (see the module docstring); words are not split yet."""
+    return text.translate(_FOLD)
+
+
+class Normalized:
+    """A text with its folded form, its words, and each word's span in the original text."""
+
+    __slots__ = ("original", "folded", "words", "_ends", "_spans")
+
+    def __init__(self, original: str) -> None:
+        self.original = original
+        self.folded = fold(original)
+        self.words: list[str] = _WORD.findall(self.folded)
+        self._ends: list[int] | None = None
+        self._spans: list[tuple[int, int]] | None = None
+
+    def original_offset(self, folded_pos: int) -> int:
+        """Offset in the original text of the character whose fold produced ``folded[folded_pos]``."""
+        if self._ends is None:
+            # _ends[i]: end, in the folded text, of the fold of original character i.
+            self._ends = list(accumulate(len(_FOLD[ord(ch)]) for ch in self.original))
+        return bisect_right(self._ends, folded_pos)
+
+    def spans(self) -> list[tuple[int, int]]:
+        """``(start, end)`` offsets in the ORIGINAL text of each word (computed on first use)."""
+        if self._spans is None:
+            offset = self.original_offset
+            self._spans = [
+                (offset(m.start(1)), offset(m.end(1) - 1) + 1) for m in _WORD.finditer(self.folded)
+            ]
+        return self._spans
+
+    def tokens(self) -> list[tuple[str, int, int]]:
+        """``(word, start, end)`` for each word, offsets in the original text."""
+        return [(w, s, e) for w, (s, e) in zip(self.words, self.spans(), strict=True)]
+
+    def __repr__(self) -> str:
+        return f"Normalized({self.original[:40]!r}, words={self.words[:8]!r})"
+
+
+def normalize(text: str) -> Normalized:
+    """Fold ``text`` and split it into words (the same function is used for articles and terms)."""
+    return Normalized(text)
+
+
+def normalize_term(term: str) -> tuple[str, ...]:
+    """The words of a topic term, normalised exactly like article text."""
+    return tuple(_WORD.findall(fold(term)))
+
+
+# --------------------------------------------------------------------------- Arabic proclitics
+
+MIN_ARABIC_STEM = 3
+"""A proclitic is only recognised before a stem of at least this many letters."""
+
+
+def _proclitics() -> frozenset[str]:
+    conjunctions = ["", "و", "ف"]
+    particles = ["", "ب", "ك", "ل", "ال", "بال", "كال", "لل"]
+    return frozenset(c + p for c in conjunctions for p in particles) - {""}
+
+
+ARABIC_PROCLITICS = _proclitics()
+"""و ف ب ك ل ال and their combinations (وال بال لل فال كال وب ول وبال ولل …), already folded."""
+
+_ARABIC_LETTER = re.compile(r"[\u0620-\u064a\u066e-\u06d3\u06fa-\u06ff\u0750-\u077f\u08a0-\u08c9]")
+
+
+def is_arabic(word: str) -> bool:
+    """True when a (folded) word starts with an Arabic letter."""
+    return bool(word) and _ARABIC_LETTER.match(word) is not None
