@@ -1,0 +1,584 @@
+"""Alerts: outbox (enqueue, claim, retry, lease, dead), rendering, and real deliveries.
+
+Deliveries go to real local servers: the HTTP ``Site`` for json:// and Slack's webhook, and an
+aiosmtpd server for mailto://. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+from email import policy
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select, update
+
+import monitor.alerts  # noqa: F401  (registers console:// and logfile://)
+from monitor.alerts.outbox import SendStats, claim, enqueue, send_pending
+from monitor.alerts.render import AlertView, build_view, render
+from monitor.alerts.send import send_message
+from monitor.config import ChannelConfig, Config
+from monitor.db.models import (
+    DONE,
+    OUT_DEAD,
+    OUT_FAILED,
+    OUT_PENDING,
+    OUT_SENDING,
+    OUT_SENT,
+    OUT_SKIPPED,
+    Alert,
+    Article,
+    Match,
+    Source,
+    Story,
+    Topic,
+    utcnow,
+)
+from monitor.db.session import transaction
+from tests.servers import Response
+
+T0 = datetime(2026, 11, 23, 14, 4, tzinfo=UTC)
+SLACK_PATH = "/services/T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7"
+SLACK_URL = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def config(*channels: tuple[str, str] | tuple[str, str, str]) -> Config:
+    return Config(
+        timezone="Africa/Casablanca",
+        channels=[ChannelConfig(name=c[0], url=c[1], digest=c[2] if len(c) > 2 else None) for c in channels],
+    )
+
+
+def add_story(
+    factory,
+    channels: list[str],
+    *,
+    n: int = 1,
+    topic: str = "Seghrouchni",
+    title: str = "Minister Seghrouchni opens the data centre",
+    outlet: str = "Morocco World News",
+    also: list[tuple[str, str]] = (),
+) -> int:
+    """Source, story, article(s), topic, match and outbox rows; returns the story id."""
+    with transaction(factory) as s:
+        src = s.scalar(select(Source).where(Source.name == outlet)) or Source(
+            name=outlet, kind="feed", url="https://mwn.example/feed"
+        )
+        top = s.scalar(select(Topic).where(Topic.name == topic)) or Topic(
+            name=topic, definition={"keywords": ["Seghrouchni", "السغروشني"]}
+        )
+        story = Story(title=title, first_published_at=T0)
+        art = Article(
+            source=src,
+            url=f"https://mwn.example/news/{n}",
+            fetch_url=f"https://mwn.example/news/{n}?utm_source=rss",
+            title=title,
+            text="… said Amal Seghrouchni on Monday …",
+            published_at=T0,
+            status=DONE,
+            story=story,
+        )
+        s.add_all([src, top, story, art])
+        for i, (other_outlet, other_url) in enumerate(also):
+            other_src = s.scalar(select(Source).where(Source.name == other_outlet)) or Source(
+                name=other_outlet, kind="feed", url=f"https://other{i}.example/feed"
+            )
+            s.add(
+                Article(
+                    source=other_src,
+                    url=other_url,
+                    fetch_url=other_url,
+                    title=title,
+                    published_at=T0 + timedelta(hours=1 + i),
+                    status=DONE,
+                    story=story,
+                )
+            )
+        s.flush()
+        s.add(
+            Match(
+                article_id=art.id,
+                topic_id=top.id,
+                terms=["Seghrouchni", "السغروشني"],
+                fields=["title", "body"],
+                snippet="… said Amal Seghrouchni on Monday …",
+            )
+        )
+        enqueue(s, topic_id=top.id, story_id=story.id, article_id=art.id, channels=channels)
+        return story.id
+
+
+def alerts(factory) -> list[Alert]:
+    with factory() as s:
+        return list(s.scalars(select(Alert).order_by(Alert.id)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Smtp:
+    """aiosmtpd on a free port (tests.servers.SmtpSink passes port=0, which aiosmtpd 1.4 cannot use)."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[dict] = []
+        sink = self
+
+        class _Handler:
+            async def handle_DATA(self, server, session, envelope):
+                sink.messages.append(
+                    {"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "data": envelope.content}
+                )
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(_Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def close(self) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture
+def mail():
+    sink = Smtp()
+    yield sink
+    sink.close()
+
+
+@pytest.fixture
+def t0() -> datetime:
+    """'Now' for a sender run: just after the rows were queued (enqueue stamps the real time)."""
+    return utcnow() + timedelta(seconds=5)
+
+
+@pytest.fixture
+def slack_hook(site, monkeypatch):
+    """Slack's real plugin, its webhook base pointed at the local site."""
+    from apprise.plugins.slack import NotifySlack
+
+    monkeypatch.setattr(NotifySlack, "webhook_url", site.url("/services"))
+    site.route(SLACK_PATH, Response("ok", content_type="text/plain"))
+    return site
+
+
+# --------------------------------------------------------------------------- enqueue
+
+
+def test_enqueue_adds_each_channel_once(session_factory):
+    story_id = add_story(session_factory, ["hook", "mail"])
+    with transaction(session_factory) as s:
+        row = s.scalar(select(Alert))
+        again = enqueue(
+            s, topic_id=row.topic_id, story_id=story_id, article_id=row.article_id, channels=["mail", "hook"]
+        )
+        more = enqueue(
+            s,
+            topic_id=row.topic_id,
+            story_id=story_id,
+            article_id=row.article_id,
+            channels=["hook", "log", "log"],
+        )
+        muted = enqueue(
+            s,
+            topic_id=row.topic_id,
+            story_id=story_id,
+            article_id=row.article_id,
+            channels=["quiet"],
+            status=OUT_SKIPPED,
+        )
+    assert (again, more, muted) == (0, 1, 1)
+    rows = alerts(session_factory)
+    assert sorted(r.channel for r in rows) == ["hook", "log", "mail", "quiet"]
+    assert {r.channel: r.status for r in rows}["quiet"] == OUT_SKIPPED
+
+
+def test_enqueue_is_rolled_back_with_the_callers_transaction(session_factory):
+    with pytest.raises(RuntimeError), transaction(session_factory) as s:
+        top = Topic(name="T", definition={})
+        src = Source(name="S", kind="feed", url="https://s.example/feed")
+        story = Story(title="x")
+        art = Article(source=src, url="https://s.example/1", fetch_url="https://s.example/1", story=story)
+        s.add_all([top, src, story, art])
+        s.flush()
+        assert enqueue(s, topic_id=top.id, story_id=story.id, article_id=art.id, channels=["hook"]) == 1
+        raise RuntimeError("crash before commit")
+    assert alerts(session_factory) == []
+
+
+# --------------------------------------------------------------------------- deliveries
+
+
+def test_json_channel_gets_one_post_with_the_alert(session_factory, site, t0):
+    site.route("/hook", Response("ok"))
+    add_story(session_factory, ["hook"])
+    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+
+    stats = send_pending(session_factory, cfg, now=t0)
+
+    assert stats == SendStats(sent=1)
+    posts = site.posts("/hook")
+    assert len(posts) == 1
+    payload = posts[0].json()
+    assert payload["title"] == "[Seghrouchni] Minister Seghrouchni opens the data centre"
+    message = payload["message"]
+    assert "https://mwn.example/news/1" in message
+    assert "Seghrouchni, السغروشني" in message
+    assert "Morocco World News" in message
+    assert "2026-11-23 15:04 (Africa/Casablanca)" in message
+    assert "… said Amal Seghrouchni on Monday …" in message
+    (row,) = alerts(session_factory)
+    assert row.status == OUT_SENT and row.sent_at == t0 and row.attempts == 1
+    assert row.result["ok"] is True and row.result["services"][0]["service"] == "JSON"
+
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(days=1)) == SendStats()
+    assert len(site.posts("/hook")) == 1
+
+
+def test_email_reaches_the_smtp_server(session_factory, mail, t0):
+    add_story(session_factory, ["press"])
+    url = f"mailto://127.0.0.1:{mail.port}?from=monitor@example.org&to=press@example.org"
+
+    stats = send_pending(session_factory, config(("press", url)), now=t0)
+
+    assert stats.sent == 1, alerts(session_factory)[0].last_error
+    (msg,) = mail.messages
+    assert msg["from"] == "monitor@example.org" and msg["to"] == ["press@example.org"]
+    parsed = email.message_from_bytes(msg["data"], policy=policy.default)
+    assert parsed["Subject"] == "[Seghrouchni] Minister Seghrouchni opens the data centre"
+    assert parsed.get_content_type() == "text/plain"
+    text = parsed.get_content()
+    assert "URL: https://mwn.example/news/1" in text
+    assert "Matched: Seghrouchni, السغروشني" in text
+
+
+def test_slack_payload(session_factory, slack_hook, t0):
+    add_story(
+        session_factory,
+        ["slack"],
+        title="Seghrouchni & <partners> sign *deal*",
+        also=[("Hespress", "https://hespress.example/a")],
+    )
+
+    assert send_pending(session_factory, config(("slack", SLACK_URL)), now=t0).sent == 1
+
+    (post,) = slack_hook.posts(SLACK_PATH)
+    attachment = post.json()["attachments"][0]
+    assert attachment["title"] == "[Seghrouchni] Seghrouchni &amp; &lt;partners&gt; sign *deal*"
+    assert "URL: https://mwn.example/news/1" in attachment["text"]
+    assert "Matched: Seghrouchni, السغروشني" in attachment["text"]
+    assert "Also reported by:\n- Hespress: https://hespress.example/a" in attachment["text"]
+
+
+def test_down_channel_is_retried_later_and_delivered_once(session_factory, site, t0):
+    site.route("/hook", Response("down for maintenance", status=500))
+    add_story(session_factory, ["hook"])
+    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+
+    assert send_pending(session_factory, cfg, now=t0) == SendStats(failed=1)
+    (row,) = alerts(session_factory)
+    assert row.status == OUT_FAILED and row.attempts == 1
+    assert t0 + timedelta(seconds=60) <= row.next_attempt_at <= t0 + timedelta(seconds=66)
+    assert "500" in row.last_error and "\n" not in row.last_error
+
+    site.route("/hook", Response("ok"))
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(seconds=30)) == SendStats()
+    assert len(site.posts("/hook")) == 1
+
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(minutes=2)) == SendStats(sent=1)
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(hours=1)) == SendStats()
+    assert len(site.posts("/hook")) == 2  # the failed try, then exactly one delivery
+    (row,) = alerts(session_factory)
+    assert row.status == OUT_SENT and row.attempts == 2
+
+
+def test_unreachable_channel_says_connection_refused(session_factory, t0):
+    add_story(session_factory, ["hook"])
+    send_pending(session_factory, config(("hook", f"json://127.0.0.1:{free_port()}/hook")), now=t0)
+    (row,) = alerts(session_factory)
+    assert row.status == OUT_FAILED
+    assert "refused" in row.last_error.lower()
+
+
+def test_claimed_rows_are_not_sent_by_another_sender_within_the_lease(session_factory, site, t0):
+    site.route("/hook", Response("ok"))
+    add_story(session_factory, ["hook"])
+    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+
+    ids, lost = claim(session_factory, cfg, now=t0, lease=300)  # a sender that then crashes
+    assert len(ids) == 1 and lost == 0
+    assert claim(session_factory, cfg, now=t0)[0] == []
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(seconds=299)) == SendStats()
+    assert site.posts("/hook") == []
+
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(seconds=301)) == SendStats(sent=1)
+    assert len(site.posts("/hook")) == 1
+
+
+def test_concurrent_senders_never_send_a_row_twice(session_factory, site, t0):
+    site.route("/hook", Response("ok", delay=0.2))
+    for n in range(4):
+        add_story(session_factory, ["hook"], n=n)
+    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+    results: list[SendStats] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def run():
+        try:
+            start.wait()
+            results.append(send_pending(session_factory, cfg, now=t0))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sum(r.sent for r in results) == 4
+    assert len(site.posts("/hook")) == 4
+    assert {json.loads(p.body)["title"] for p in site.posts("/hook")} == {
+        "[Seghrouchni] Minister Seghrouchni opens the data centre"
+    }
+    assert all(r.status == OUT_SENT for r in alerts(session_factory))
+
+
+def test_row_stuck_in_sending_is_retried_after_its_lease(session_factory, site, t0):
+    site.route("/hook", Response("ok"))
+    add_story(session_factory, ["hook"], n=1)
+    add_story(session_factory, ["hook"], n=2)
+    with transaction(session_factory) as s:
+        first, second = s.scalars(select(Alert.id).order_by(Alert.id)).all()
+        s.execute(
+            update(Alert)
+            .where(Alert.id == first)
+            .values(status=OUT_SENDING, claimed_until=t0 - timedelta(minutes=1))
+        )
+        s.execute(
+            update(Alert)
+            .where(Alert.id == second)
+            .values(status=OUT_SENDING, claimed_until=t0 + timedelta(minutes=1))
+        )
+    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+
+    assert send_pending(session_factory, cfg, now=t0) == SendStats(sent=1)
+    statuses = {r.id: r.status for r in alerts(session_factory)}
+    assert statuses == {first: OUT_SENT, second: OUT_SENDING}
+    (post,) = site.posts("/hook")
+    assert "https://mwn.example/news/1" in post.json()["message"]
+
+
+def test_gives_up_after_max_attempts(session_factory, site, t0):
+    site.route("/hook", Response("no", status=503))
+    add_story(session_factory, ["hook"])
+    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+    now = t0
+    outcomes = []
+    for _ in range(4):
+        outcomes.append(send_pending(session_factory, cfg, now=now, max_attempts=3))
+        now += timedelta(hours=7)  # past any backoff (capped at 6 h + jitter)
+    assert outcomes == [SendStats(failed=1), SendStats(failed=1), SendStats(dead=1), SendStats()]
+    (row,) = alerts(session_factory)
+    assert row.status == OUT_DEAD and row.attempts == 3 and row.next_attempt_at is None
+    assert "503" in row.last_error
+    assert len(site.posts("/hook")) == 3
+
+
+def test_backoff_doubles(session_factory, site, t0):
+    site.route("/hook", Response("no", status=500))
+    add_story(session_factory, ["hook"])
+    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+    now = t0
+    waits = []
+    for _ in range(3):
+        send_pending(session_factory, cfg, now=now)
+        (row,) = alerts(session_factory)
+        waits.append((row.next_attempt_at - now).total_seconds())
+        now = row.next_attempt_at
+    for wait, base in zip(waits, (60, 120, 240), strict=True):
+        assert base <= wait <= base * 1.1 + 1
+
+
+def test_channel_removed_from_config_goes_dead(session_factory, site, t0):
+    add_story(session_factory, ["gone"])
+    stats = send_pending(session_factory, config(("hook", f"json://127.0.0.1:{site.port}/hook")), now=t0)
+    assert stats == SendStats(dead=1)
+    (row,) = alerts(session_factory)
+    assert row.status == OUT_DEAD
+    assert "'gone'" in row.last_error and "config" in row.last_error
+    assert site.requests == []
+
+
+def test_digest_channels_are_left_pending(session_factory, site, t0):
+    site.route("/hook", Response("ok"))
+    add_story(session_factory, ["daily", "hook"])
+    cfg = config(
+        ("hook", f"json://127.0.0.1:{site.port}/hook"),
+        ("daily", f"json://127.0.0.1:{site.port}/daily", "0 8 * * *"),
+    )
+    assert send_pending(session_factory, cfg, now=t0) == SendStats(sent=1)
+    assert {r.channel: r.status for r in alerts(session_factory)} == {"daily": OUT_PENDING, "hook": OUT_SENT}
+    assert site.posts("/daily") == []
+
+
+def test_skipped_rows_are_never_sent(session_factory, site, t0):
+    site.route("/hook", Response("ok"))
+    add_story(session_factory, [])
+    with transaction(session_factory) as s:
+        row = s.scalar(select(Match))
+        story_id = s.scalar(select(Article.story_id).where(Article.id == row.article_id))
+        enqueue(
+            s,
+            topic_id=row.topic_id,
+            story_id=story_id,
+            article_id=row.article_id,
+            channels=["hook"],
+            status=OUT_SKIPPED,
+        )
+    assert send_pending(session_factory, config(("hook", f"json://127.0.0.1:{site.port}/hook")), now=t0) == (
+        SendStats()
+    )
+    assert site.posts() == []
+
+
+def test_limit_bounds_one_run(session_factory, site, t0):
+    site.route("/hook", Response("ok"))
+    for n in range(3):
+        add_story(session_factory, ["hook"], n=n)
+    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+    assert send_pending(session_factory, cfg, now=t0, limit=2).sent == 2
+    assert send_pending(session_factory, cfg, now=t0, limit=2).sent == 1
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).where(Alert.status == OUT_SENT)) == 3
+
+
+# --------------------------------------------------------------------------- console:// and logfile://
+
+
+def test_logfile_and_console_channels(session_factory, tmp_path, monkeypatch, capsys, t0):
+    monkeypatch.chdir(tmp_path)
+    absolute = tmp_path / "abs" / "alerts.log"
+    add_story(session_factory, ["relative", "absolute", "console"])
+    cfg = config(
+        ("relative", "logfile://data/alerts.log"),
+        ("absolute", f"logfile://{absolute}"),
+        ("console", "console://"),
+    )
+    assert str(absolute).startswith("/")
+
+    assert send_pending(session_factory, cfg, now=t0) == SendStats(sent=3)
+
+    for path in (tmp_path / "data" / "alerts.log", absolute):
+        text = path.read_text(encoding="utf-8")
+        assert text.count("[Seghrouchni] Minister Seghrouchni opens the data centre") == 1
+        assert "URL: https://mwn.example/news/1" in text
+    out = capsys.readouterr().out
+    assert "[Seghrouchni] Minister Seghrouchni opens the data centre" in out
+    assert "Published: 2026-11-23 15:04 (Africa/Casablanca)" in out
+
+    assert send_message(f"logfile://{absolute}", "second", "body").ok
+    assert absolute.read_text(encoding="utf-8").count("URL: ") == 1
+    assert absolute.read_text(encoding="utf-8").rstrip().endswith("second\nbody")
+
+
+def test_logfile_that_cannot_be_written_fails_with_the_reason(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = send_message(f"logfile://{blocker}/alerts.log", "t", "b")
+    assert not result.ok
+    assert f"cannot write the alert log {blocker}/alerts.log: File exists" in result.error
+
+
+# --------------------------------------------------------------------------- send_message errors
+
+
+def test_invalid_url_error_names_the_channel_and_hides_the_password():
+    result = send_message("mailto://user:s3cretpw@127.0.0.1:1?to=a@b.org", "t", "b", channel="press")
+    assert not result.ok and result.results == []
+    assert result.error.startswith("invalid apprise URL for channel 'press'")
+    assert "s3cretpw" not in result.error
+
+    unknown = send_message("nope://user:s3cretpw@host", "t", "b", channel="x")
+    assert "unknown scheme 'nope://'" in unknown.error and "s3cretpw" not in unknown.error
+
+
+def test_failure_reasons_never_contain_secrets(monkeypatch):
+    from apprise.plugins.slack import NotifySlack
+
+    port = free_port()
+    monkeypatch.setattr(NotifySlack, "webhook_url", f"http://127.0.0.1:{port}/services")
+    result = send_message(SLACK_URL, "t", "b")
+    assert not result.ok and "refused" in result.error.lower()
+    assert result.results == [{"service": "Slack", "ok": False, "error": result.error}]
+    dumped = json.dumps(result.results) + result.error
+    for token in ("T1JJ3T3L2", "A1BRTD4JD", "TIiajkdnlazkcOXrIdevi7"):
+        assert token not in dumped
+
+    mail = send_message(
+        f"mailto://bob:pw1234567@127.0.0.1:{port}?from=m@example.org&to=p@example.org", "t", "b"
+    )
+    assert not mail.ok and "refused" in mail.error.lower()
+    assert "pw1234567" not in mail.error + json.dumps(mail.results)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def test_render_plain_text():
+    view = AlertView(
+        topic="Seghrouchni",
+        title="A  title\nwith breaks",
+        outlet="Morocco World News",
+        published=T0,
+        url="https://mwn.example/news/1",
+        terms=["Seghrouchni", "Seghrouchni", "Amal El Fallah"],
+        snippet="… Amal El Fallah Seghrouchni said …",
+        also=[("Hespress", "https://hespress.example/a"), ("Le360", "https://le360.example/b")],
+    )
+    title, body = render(view, ZoneInfo("Africa/Casablanca"))
+    assert title == "[Seghrouchni] A title with breaks"
+    assert body.splitlines() == [
+        "Outlet: Morocco World News",
+        "Published: 2026-11-23 15:04 (Africa/Casablanca)",
+        "URL: https://mwn.example/news/1",
+        "Matched: Seghrouchni, Amal El Fallah",
+        "",
+        "… Amal El Fallah Seghrouchni said …",
+        "",
+        "Also reported by:",
+        "- Hespress: https://hespress.example/a",
+        "- Le360: https://le360.example/b",
+    ]
+    bare = AlertView(topic="T", title="x", outlet="O", published=None, url="https://o.example/1")
+    _, body = render(bare, ZoneInfo("UTC"))
+    assert body == "Outlet: O\nPublished: unknown\nURL: https://o.example/1"
+
+
+def test_build_view_reads_the_story(session_factory):
+    add_story(
+        session_factory,
+        ["hook"],
+        also=[("Hespress", "https://hespress.example/a"), ("Le360", "https://le360.example/b")],
+    )
+    tz = ZoneInfo("Africa/Casablanca")
+    with session_factory() as s:
+        view = build_view(s, s.scalar(select(Alert)), tz)
+    assert view.topic == "Seghrouchni"
+    assert view.outlet == "Morocco World News"
+    assert view.published == T0
+    assert view.terms == ["Seghrouchni", "السغروشني"]
+    assert view.snippet == "… said Amal Seghrouchni on Monday …"
+    assert view.also == [("Hespress", "https://hespress.example/a"), ("Le360", "https://le360.example/b")]
