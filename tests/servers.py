@@ -146,9 +146,14 @@ class SmtpSink:
                 )
                 return "250 OK"
 
-        self.controller = Controller(_Handler(), hostname="127.0.0.1", port=0)
+        # aiosmtpd's start-up check connects to the given port, so port 0 cannot be used: pick a free one.
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.controller = Controller(_Handler(), hostname="127.0.0.1", port=self.port)
         self.controller.start()
-        self.port = self.controller.server.sockets[0].getsockname()[1]
 
     def close(self) -> None:
         self.controller.stop()
