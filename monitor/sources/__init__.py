@@ -1,1 +1,7 @@
-"""sources stage."""
+"""sources stage: turn a fetched feed or listing page into candidate articles."""
+
+from monitor.sources.candidate import Candidate, DiscoverError
+from monitor.sources.feeds import parse_feed
+from monitor.sources.listing import parse_listing, selector_error
+
+__all__ = ["Candidate", "DiscoverError", "parse_feed", "parse_listing", "selector_error"]

@@ -1,0 +1,249 @@
+"""parse_listing on realistic section fronts: heuristics, CSS selectors, charsets, non-HTML bodies."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.sources.candidate import DiscoverError
+from monitor.sources.listing import parse_listing, selector_error
+
+BASE = "https://www.atlas-news.ma/latest/"
+HTML = {"content-type": "text/html; charset=utf-8"}
+ARABIC_SLUG = "السغروشني-تطلق-برنامجا-جديدا-للتحول-الرقمي"
+
+EXPECTED = [
+    (
+        "https://www.atlas-news.ma/2024/05/12/morocco-unveils-national-ai-strategy/",
+        "Morocco unveils its national AI strategy",
+    ),
+    (
+        "https://www.atlas-news.ma/economie/le-maroc-lance-un-fonds-souverain-pour-l-investissement",
+        "Le Maroc lance un fonds souverain pour l'investissement",
+    ),
+    (
+        "https://www.atlas-news.ma/%D8%A7%D9%84%D8%B3%D8%BA%D8%B1%D9%88%D8%B4%D9%86%D9%8A-%D8%AA%D8%B7%D9%84%D9%82-"
+        "%D8%A8%D8%B1%D9%86%D8%A7%D9%85%D8%AC%D8%A7-%D8%AC%D8%AF%D9%8A%D8%AF%D8%A7-%D9%84%D9%84%D8%AA%D8%AD%D9%88%D9%84-"
+        "%D8%A7%D9%84%D8%B1%D9%82%D9%85%D9%8A",
+        "السغروشني تطلق برنامجا جديدا للتحول الرقمي",
+    ),
+    ("https://www.atlas-news.ma/news/184523", "Parliament approves the 2025 budget"),
+    (
+        "https://atlas-news.ma/2024/05/11/rabat-hosts-african-tech-summit.html",  # same site, no www
+        "Rabat hosts the African tech summit",
+    ),
+]
+
+LISTING = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Latest news | Atlas News</title>
+<link rel="alternate" type="application/rss+xml" href="/feed/"></head>
+<body class="archive has-sidebar">
+<a class="skip-link" href="#content">Skip to the main content</a>
+<header class="site-header">
+  <div class="logo"><a href="/">Atlas News</a></div>
+  <nav class="main-navigation"><ul>
+    <li><a href="/category/politics/">Politics and government news</a></li>
+    <li><a href="/category/economy/">Economy and business</a></li>
+    <li><a href="/tag/artificial-intelligence/">Artificial intelligence</a></li>
+    <li><a href="/2024/05/09/menu-featured-story-should-not-count/">Menu featured story here</a></li>
+    <li><a href="/latest/">Latest news</a></li>
+  </ul></nav>
+  <form class="search-form" action="/search"><input name="q"></form>
+  <a href="/search?q=morocco+ai">Search the archive now</a>
+</header>
+<div class="breaking-ticker"><div class="breadcrumbs"><a href="/">Home page</a> › <a href="/latest/">Latest news</a></div></div>
+<div class="container with-sidebar">
+<main id="content">
+  <h1>Latest news</h1>
+  <article class="post">
+    <a class="thumb" href="/2024/05/12/morocco-unveils-national-ai-strategy/"><img src="/img/ai.jpg" alt=""></a>
+    <header class="entry-header">
+      <h2 class="entry-title"><a href="/2024/05/12/morocco-unveils-national-ai-strategy/?utm_source=home">
+        Morocco unveils its
+        national AI strategy</a></h2>
+      <div class="meta">By <a href="/author/amina-benali/">Amina Benali Alaoui</a> in
+        <a href="/category/tech/">Technology and science news</a></div>
+    </header>
+    <p>The plan … <a href="/2024/05/12/morocco-unveils-national-ai-strategy/">Read more</a>
+       <a href="/2024/05/12/morocco-unveils-national-ai-strategy/#comments">12 comments so far</a></p>
+    <footer class="entry-footer"><a href="/tag/ai/">AI</a> <a href="/tag/digital-transition/">digital transition policy</a></footer>
+  </article>
+  <article class="post">
+    <h2><a href="/economie/le-maroc-lance-un-fonds-souverain-pour-l-investissement">Le Maroc lance un fonds
+      souverain pour l'investissement</a></h2>
+  </article>
+  <article class="post" dir="rtl">
+    <h2><a href="/{ARABIC_SLUG}">السغروشني تطلق برنامجا جديدا للتحول الرقمي</a></h2>
+  </article>
+  <div class="card"><h3><a href="/news/184523">Parliament approves the 2025 budget</a></h3></div>
+  <div class="card"><h3><a href="https://atlas-news.ma/2024/05/11/rabat-hosts-african-tech-summit.html?utm_medium=web">Rabat hosts the African tech summit</a></h3>
+    <div class="share-buttons">
+      <a href="https://www.facebook.com/sharer/sharer.php?u=https://www.atlas-news.ma/2024/05/11/rabat">Share on Facebook</a>
+      <a href="https://twitter.com/intent/tweet?url=x">Share on Twitter</a>
+      <a href="https://wa.me/?text=x">Share on WhatsApp</a>
+      <a href="mailto:?subject=Rabat%20hosts">Send by email</a>
+    </div>
+  </div>
+  <p>See also <a href="https://other-outlet.com/2024/05/11/rabat-hosts-african-tech-summit-report">our partner's full report on it</a>,
+     <a href="/wp-content/uploads/2024/05/photo-of-the-summit-opening-day.jpg">photo of the opening day</a>,
+     <a href="/files/annual-report-2024-full-version-final.pdf">the annual report as PDF</a>,
+     <a href="javascript:void(0)">open the image gallery</a>, <a href="#top">back to top</a>.</p>
+  <div class="pagination"><a href="/latest/page/2/">Page 2</a> <a href="/latest/?page=3">Next page of news</a></div>
+  <nav class="pager"><a href="/2024/05/">May 2024 archive</a></nav>
+  <p>More: <a href="/tag/artificial-intelligence-and-machine-learning/">More on artificial intelligence</a>
+    <a href="/author/amina-benali-alaoui-senior-reporter/">More by Amina Benali Alaoui</a>
+    <a href="/2024/05/12/morocco-unveils-national-ai-strategy/feed/">Comments feed for this story</a>
+    <a href="/news/184523?page=2">Second page of the budget story</a>
+    <a href="/search/morocco-artificial-intelligence-strategy-news">Search results for Morocco AI</a>
+    <a href="/contact-the-newsroom-team/">Write to the newsroom team</a>
+    <a href="/latest/">Latest news again</a></p>
+  <a href="/2024/05/">Browse the May 2024 archive</a>
+  <section class="comments"><a href="/2024/05/08/some-commenter-blog-post-about-things/">Commenter blog post title</a></section>
+</main>
+<aside class="sidebar">
+  <div class="widget popular-posts"><h3>Most read</h3>
+    <a href="/2024/05/01/most-read-article-in-the-sidebar-widget/">Most read article in the sidebar</a></div>
+</aside>
+</div>
+<div id="newsletter-box"><a href="/newsletter/subscribe-to-the-daily-briefing">Subscribe to our daily briefing</a></div>
+<footer class="site-footer">
+  <a href="/about-us/">About us and our team</a> <a href="/contact/">Contact the newsroom</a>
+  <a href="/privacy-policy/">Privacy policy and cookies</a> <a href="/feed/">RSS feed for news</a>
+  <a href="/wp-login.php">Log in to the site</a>
+  <a href="/2024/04/30/footer-promoted-story-should-not-count/">Footer promoted story link</a>
+</footer>
+</body></html>"""
+
+
+def test_heuristics_keep_exactly_the_article_links_in_page_order():
+    cands = parse_listing(LISTING.encode("utf-8"), HTML, BASE)
+    assert [(c.url, c.title) for c in cands] == EXPECTED
+
+
+def test_candidate_fetch_url_is_absolute_as_found():
+    cands = parse_listing(LISTING.encode("utf-8"), HTML, BASE)
+    by_url = {c.url: c for c in cands}
+    first = by_url[EXPECTED[0][0]]
+    assert first.fetch_url == "https://www.atlas-news.ma/2024/05/12/morocco-unveils-national-ai-strategy/"
+    arabic = by_url[EXPECTED[2][0]]
+    assert arabic.fetch_url == f"https://www.atlas-news.ma/{ARABIC_SLUG}"
+    assert by_url[EXPECTED[4][0]].fetch_url.endswith("summit.html?utm_medium=web")
+    assert all(c.guid is None and c.published is None for c in cands)
+
+
+def test_selector_picks_only_its_links():
+    cands = parse_listing(LISTING.encode("utf-8"), HTML, BASE, "article h2 a")
+    assert [c.url for c in cands] == [url for url, _ in EXPECTED[:3]]
+
+
+def test_selector_on_containers_takes_their_links():
+    cands = parse_listing(LISTING.encode("utf-8"), HTML, BASE, "div.card")
+    # social and mailto links inside the cards are dropped even in selector mode
+    assert [c.url for c in cands] == [url for url, _ in EXPECTED[3:]]
+
+
+def test_selector_keeps_links_heuristics_would_drop():
+    cands = parse_listing(LISTING.encode("utf-8"), HTML, BASE, "aside .widget a, footer.site-footer a")
+    assert [c.url for c in cands] == [
+        "https://www.atlas-news.ma/2024/05/01/most-read-article-in-the-sidebar-widget/",
+        "https://www.atlas-news.ma/about-us/",
+        "https://www.atlas-news.ma/contact/",
+        "https://www.atlas-news.ma/privacy-policy/",
+        "https://www.atlas-news.ma/feed/",
+        "https://www.atlas-news.ma/wp-login.php",
+        "https://www.atlas-news.ma/2024/04/30/footer-promoted-story-should-not-count/",
+    ]
+
+
+def test_invalid_or_empty_selector_is_a_discover_error():
+    with pytest.raises(DiscoverError, match="invalid CSS selector"):
+        parse_listing(LISTING.encode("utf-8"), HTML, BASE, "div[[")
+    with pytest.raises(DiscoverError, match="matched no links"):
+        parse_listing(LISTING.encode("utf-8"), HTML, BASE, ".no-such-class a")
+    assert selector_error("div[[") and selector_error("article h2 a") is None
+
+
+def page(body: str, head: str = "") -> str:
+    return f"<!DOCTYPE html><html><head>{head}</head><body><main><h1>News</h1>{body}</main></body></html>"
+
+
+def test_relative_links_use_base_href():
+    html = page(
+        '<a href="2024/05/03/story-with-a-base-href-link/">Story with a base href</a>',
+        head='<base href="https://www.atlas-news.ma/fr/">',
+    )
+    [cand] = parse_listing(html.encode(), HTML, BASE)
+    assert cand.url == "https://www.atlas-news.ma/fr/2024/05/03/story-with-a-base-href-link/"
+
+
+def test_other_sites_are_dropped_but_subdomains_kept():
+    html = page(
+        '<a href="https://fr.atlas-news.ma/2024/05/03/article-sur-le-sous-domaine/">Article du sous domaine</a>'
+        '<a href="https://elsewhere.example/2024/05/03/another-site-article-here/">Another site entirely</a>'
+    )
+    cands = parse_listing(html.encode(), HTML, BASE)
+    assert [c.url for c in cands] == ["https://fr.atlas-news.ma/2024/05/03/article-sur-le-sous-domaine/"]
+
+
+def test_short_sections_and_anchor_text_rules():
+    html = page(
+        '<a href="/sport/">Sport</a>'
+        '<a href="/sunday-talk-shows">Sunday talk shows</a>'  # a section slug, not an article
+        '<a href="/2024/05/03/a-good-long-article-slug-for-testing/"><img src="x.jpg"></a>'  # no text
+        '<a href="/2024/05/04/another-long-article-slug-for-testing/" title="Title attribute headline"></a>'
+        '<a href="/world/123456">World news item with an id</a>'
+        '<a href="/2024/05/05/">May 5 archive page</a>'
+    )
+    cands = parse_listing(html.encode(), HTML, BASE)
+    assert [(c.url.rsplit("/", 2)[-2], c.title) for c in cands] == [
+        ("another-long-article-slug-for-testing", "Title attribute headline"),
+        ("world", "World news item with an id"),
+    ]
+
+
+def test_latin1_page_charset_from_header():
+    html = page('<a href="/2024/05/03/energie-solaire-a-ouarzazate/">Énergie solaire à Ouarzazate</a>')
+    [cand] = parse_listing(html.encode("iso-8859-1"), {"content-type": "text/html; charset=ISO-8859-1"}, BASE)
+    assert cand.title == "Énergie solaire à Ouarzazate"
+
+
+def test_charset_from_meta_and_utf8_default():
+    html = page(
+        '<a href="/2024/05/03/energie-solaire-a-ouarzazate/">Énergie solaire à Ouarzazate</a>',
+        head='<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">',
+    )
+    [cand] = parse_listing(html.encode("cp1252"), {"content-type": "text/html"}, BASE)
+    assert cand.title == "Énergie solaire à Ouarzazate"
+    plain = page(f'<a href="/{ARABIC_SLUG}">السغروشني تطلق برنامجا</a>')
+    [cand] = parse_listing(plain.encode("utf-8"), {}, BASE)
+    assert cand.title == "السغروشني تطلق برنامجا"
+
+
+def test_xml_declaration_in_xhtml_page_is_fine():
+    html = '<?xml version="1.0" encoding="utf-8"?>\n' + page(
+        '<a href="/2024/05/03/xhtml-pages-still-exist-somewhere/">XHTML pages still exist</a>'
+    )
+    [cand] = parse_listing(html.encode(), {"content-type": "application/xhtml+xml"}, BASE)
+    assert cand.title == "XHTML pages still exist"
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "why"),
+    [
+        (b"", HTML, "empty"),
+        (b'<?xml version="1.0"?><rss version="2.0"><channel></channel></rss>', {}, "RSS/Atom feed"),
+        (b'{"version": "https://jsonfeed.org/version/1.1"}', {"content-type": "application/json"}, "JSON"),
+        (b"%PDF-1.7 binary", {"content-type": "application/pdf"}, "application/pdf"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", {"content-type": "application/octet-stream"}, "no HTML markup"),
+        (b"just some plain text, no markup at all", {"content-type": "text/plain"}, "no HTML markup"),
+    ],
+)
+def test_not_html_raises_one_line_reason(body, headers, why):
+    with pytest.raises(DiscoverError) as info:
+        parse_listing(body, headers, BASE)
+    message = str(info.value)
+    assert message.startswith("not an HTML page: ") and "\n" not in message
+    assert why in message
+
+
+def test_page_without_articles_gives_nothing():
+    assert parse_listing(page('<a href="/">Home</a>').encode(), HTML, BASE) == []
