@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -297,24 +296,24 @@ class _Article:
     def __init__(self, title: Normalized, body: Normalized) -> None:
         self.fields = (title, body)
         title_words = " ".join(title.words)
-        self.body_start = len(title_words) + 3
         self.stream = f" {title_words} \n {' '.join(body.words)} "
-        self._starts: list[list[int] | None] = [None, None]
+        self.body_start = len(title_words) + 4  # stream index of the body's first word
+        self._snippets: dict[tuple[int, tuple[int, int]], str] = {}
 
     def _word_index(self, field: int, stream_pos: int) -> int:
-        starts = self._starts[field]
-        if starts is None:
-            base = 1 if field == _TITLE else self.body_start
-            lengths = (len(w) + 1 for w in self.fields[field].words)
-            starts = self._starts[field] = list(itertools.accumulate(lengths, initial=base))[:-1]
-        return bisect_right(starts, stream_pos) - 1
+        """Index, within its field, of the word at ``stream_pos`` (words are one space apart)."""
+        base = 1 if field == _TITLE else self.body_start
+        return self.stream.count(" ", base, stream_pos)
 
     def snippet(self, field: int, span: tuple[int, int]) -> str:
-        text = self.fields[field]
-        spans = text.spans()
-        first = spans[self._word_index(field, span[0])]
-        last = spans[self._word_index(field, span[1] - 1)]
-        return make_snippet(text.original, first[0], last[1])
+        """The snippet around the words at ``span`` of the stream, cut from the original field."""
+        snippet = self._snippets.get((field, span))
+        if snippet is None:
+            text = self.fields[field]
+            start = text.word_span(self._word_index(field, span[0]))[0]
+            end = text.word_span(self._word_index(field, span[1] - 1))[1]
+            snippet = self._snippets[(field, span)] = make_snippet(text.original, start, end)
+        return snippet
 
 
 def make_snippet(text: str, start: int, end: int, width: int = SNIPPET_WIDTH) -> str:

@@ -80,23 +80,42 @@ def _fold_char(ch: str) -> str:
             continue
         elif d in _APOSTROPHES:
             out.append("'")
-        else:
+        elif not out or out[-1] != " ":
             out.append(" ")
     return "".join(out)
 
 
 class _FoldTable(dict):
-    """``str.translate`` table that folds each code point on first sight and remembers it."""
+    """``str.translate`` table that folds each code point on first sight and remembers it.
+
+    It also knows the characters whose fold is not exactly one character long (accents, tatweel,
+    ligatures …): a text without any of them maps offsets one to one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._uneven: set[str] = set()
+        self._uneven_re: re.Pattern[str] | None = None
 
     def __missing__(self, code: int) -> str:
         value = self[code] = _fold_char(chr(code))
+        if len(value) != 1:
+            self._uneven.add(chr(code))
+            self._uneven_re = None
         return value
+
+    def is_one_to_one(self, text: str) -> bool:
+        """True when every character of ``text`` (already translated) folds to exactly one."""
+        if self._uneven_re is None:
+            chars = "".join(sorted(self._uneven))
+            self._uneven_re = re.compile(f"[{re.escape(chars)}]" if chars else r"(?!)")
+        return self._uneven_re.search(text) is None
 
 
 _FOLD = _FoldTable()
 
-_ELISION = r"(?:qu|jusqu|lorsqu|puisqu|quoiqu|[cdjlmnst])"
-_WORD = re.compile(rf"(?:(?<![^ ']){_ELISION}'(?=[^ ']))?([^ ']+)")
+_ELISIONS = frozenset({"c", "d", "j", "l", "m", "n", "s", "t", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu"})
+_RUN = re.compile(r"[^ ]+")
 
 
 def fold(text: str) -> str:
@@ -104,33 +123,53 @@ def fold(text: str) -> str:
     return text.translate(_FOLD)
 
 
+def _separate(folded: str) -> str:
+    """``folded`` with elided articles and apostrophes blanked out: words are the runs of non-spaces."""
+    if "'" not in folded:
+        return folded
+    parts = folded.split("'")
+    for i in range(len(parts) - 1):
+        part = parts[i]
+        word = part[part.rfind(" ") + 1 :]
+        if word in _ELISIONS and parts[i + 1][:1] not in ("", " "):
+            parts[i] = part[: len(part) - len(word)] + " " * len(word)
+    return " ".join(parts)
+
+
 class Normalized:
     """A text with its folded form, its words, and each word's span in the original text."""
 
-    __slots__ = ("original", "folded", "words", "_ends", "_spans")
+    __slots__ = ("original", "folded", "words", "_separated", "_ends", "_folded_spans")
 
     def __init__(self, original: str) -> None:
         self.original = original
         self.folded = fold(original)
-        self.words: list[str] = _WORD.findall(self.folded)
+        self._separated = _separate(self.folded)  # same length as folded
+        self.words: list[str] = self._separated.split()
         self._ends: list[int] | None = None
-        self._spans: list[tuple[int, int]] | None = None
+        self._folded_spans: list[tuple[int, int]] | None = None
 
     def original_offset(self, folded_pos: int) -> int:
         """Offset in the original text of the character whose fold produced ``folded[folded_pos]``."""
         if self._ends is None:
-            # _ends[i]: end, in the folded text, of the fold of original character i.
-            self._ends = list(accumulate(len(_FOLD[ord(ch)]) for ch in self.original))
+            if _FOLD.is_one_to_one(self.original):  # offsets are unchanged
+                self._ends = []
+            else:  # _ends[i]: end, in the folded text, of the fold of original character i.
+                self._ends = list(accumulate(map(len, map(_FOLD.__getitem__, map(ord, self.original)))))
+        if not self._ends:
+            return min(folded_pos, len(self.original))
         return bisect_right(self._ends, folded_pos)
 
+    def word_span(self, index: int) -> tuple[int, int]:
+        """``(start, end)`` offsets in the ORIGINAL text of word ``index``."""
+        if self._folded_spans is None:
+            self._folded_spans = [m.span() for m in _RUN.finditer(self._separated)]
+        start, end = self._folded_spans[index]
+        return self.original_offset(start), self.original_offset(end - 1) + 1
+
     def spans(self) -> list[tuple[int, int]]:
-        """``(start, end)`` offsets in the ORIGINAL text of each word (computed on first use)."""
-        if self._spans is None:
-            offset = self.original_offset
-            self._spans = [
-                (offset(m.start(1)), offset(m.end(1) - 1) + 1) for m in _WORD.finditer(self.folded)
-            ]
-        return self._spans
+        """``(start, end)`` offsets in the ORIGINAL text of every word."""
+        return [self.word_span(i) for i in range(len(self.words))]
 
     def tokens(self) -> list[tuple[str, int, int]]:
         """``(word, start, end)`` for each word, offsets in the original text."""
@@ -147,7 +186,7 @@ def normalize(text: str) -> Normalized:
 
 def normalize_term(term: str) -> tuple[str, ...]:
     """The words of a topic term, normalised exactly like article text."""
-    return tuple(_WORD.findall(fold(term)))
+    return tuple(_separate(fold(term)).split())
 
 
 # --------------------------------------------------------------------------- Arabic proclitics

@@ -1,0 +1,149 @@
+"""Topic matching speed from 10 to 10,000 topics, on real article text.
+
+Articles: every ``articleBody`` of ground-truth.json (default /work/shared/corpus/articles).
+Topics (fixed seed) have 1-3 keywords of 1-3 words each; every 5th topic also has an AND query and
+every 7th an exclude term. Two vocabularies:
+
+- ``sparse`` (what a deployment looks like: most topics match nothing in a given article): the
+  same 10 topics built from corpus phrases in every run, plus synthetic topics whose terms are
+  name-like pseudo-words in Latin and Arabic script (with French/Arabic forms: accents, ال). Matches
+  per article stay constant, so the rates show what the topic count itself costs.
+- ``dense``: every term drawn from the corpus itself (single words of 6+ letters and 2-3 word
+  phrases), so matches per article grow with the topic count; the rates include building one
+  TopicMatch (terms, fields, snippet) per matched topic.
+
+Prints articles/s of normalisation alone (done once per article inside ``match``), then per
+vocabulary and topic count: build time, automaton keys, articles/s of ``Matcher.match``, matched
+topics per article; and the ratio of the 10,000-topic rate to the 10-topic rate.
+
+    .venv/bin/python bench/matching.py [CORPUS_DIR] [--seconds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.config import TopicConfig  # noqa: E402
+from monitor.match import Matcher  # noqa: E402
+from monitor.match.normalize import normalize  # noqa: E402
+
+DEFAULT_CORPUS = Path("/work/shared/corpus/articles")
+SIZES = (10, 1_000, 10_000)
+WORD = re.compile(r"[^\W\d_]+")
+LATIN_SYLLABLES = ["ta", "mo", "ri", "ka", "zou", "ben", "el", "ha", "dri", "sse", "lou", "ni", "gha", "rté"]
+ARABIC_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
+
+
+def load_articles(corpus: Path) -> list[str]:
+    truth = json.loads((corpus / "ground-truth.json").read_text(encoding="utf-8"))
+    return [item["articleBody"] for item in truth.values() if item.get("articleBody")]
+
+
+def _topics(count: int, term: Callable[[], str], rng: random.Random, first: int = 0) -> list[TopicConfig]:
+    topics = []
+    for i in range(first, first + count):
+        keywords = [term() for _ in range(rng.randint(1, 3))]
+        query = f'"{term()}" AND "{term()}"' if i % 5 == 0 else None
+        exclude = [term()] if i % 7 == 0 else []
+        topics.append(TopicConfig(name=f"topic {i}", keywords=keywords, query=query, exclude=exclude))
+    return topics
+
+
+def dense_term_maker(articles: list[str], rng: random.Random) -> Callable[[], str]:
+    texts = [WORD.findall(a) for a in articles]
+    singles = sorted({w for words in texts for w in words if len(w) >= 6})
+
+    def term() -> str:
+        if rng.random() < 0.5:
+            return rng.choice(singles)
+        words = rng.choice(texts)
+        n = rng.randint(2, 3)
+        start = rng.randrange(max(len(words) - n, 1))
+        return " ".join(words[start : start + n]) or rng.choice(singles)
+
+    return term
+
+
+def sparse_term_maker(rng: random.Random) -> Callable[[], str]:
+    def word() -> str:
+        if rng.random() < 0.25:
+            stem = "".join(rng.choice(ARABIC_LETTERS) for _ in range(rng.randint(4, 7)))
+            return ("ال" if rng.random() < 0.5 else "") + stem
+        name = "".join(rng.choice(LATIN_SYLLABLES) for _ in range(rng.randint(2, 4)))
+        return name.capitalize() if rng.random() < 0.5 else name
+
+    def term() -> str:
+        return " ".join(word() for _ in range(rng.randint(1, 3)))
+
+    return term
+
+
+def make_topics(articles: list[str], count: int, vocabulary: str, seed: int = 1) -> list[TopicConfig]:
+    """``count`` topics: dense ones from the corpus, or 10 corpus topics plus sparse synthetic ones."""
+    if vocabulary == "dense":
+        rng = random.Random(seed)
+        return _topics(count, dense_term_maker(articles, rng), rng)
+    real_rng = random.Random(seed)
+    real = _topics(min(count, 10), dense_term_maker(articles, real_rng), real_rng)
+    rng = random.Random(seed + 1)
+    return real + _topics(count - len(real), sparse_term_maker(rng), rng, first=len(real))
+
+
+def rate(func, articles: list[str], seconds: float) -> tuple[float, float]:
+    """Articles/s of ``func`` over the corpus, repeated for at least ``seconds``; results per article."""
+    done, results, start = 0, 0, time.perf_counter()
+    while True:
+        for text in articles:
+            results += len(func(text) or ())
+        done += len(articles)
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done / elapsed, results / done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--seconds", type=float, default=2.0, help="minimum timing per row")
+    args = parser.parse_args()
+
+    articles = load_articles(args.corpus)
+    mean_chars = sum(len(a) for a in articles) / len(articles)
+    print(f"{len(articles)} articles, {mean_chars:,.0f} chars on average")
+
+    norm_rate, _ = rate(lambda text: normalize(text).words and None, articles, args.seconds)
+    print(f"normalise only: {norm_rate:,.0f} articles/s ({norm_rate * mean_chars / 1e6:.1f}M chars/s)")
+    for vocabulary in ("sparse", "dense"):
+        print(f"\n{vocabulary} vocabulary")
+        print(
+            f"{'topics':>7} {'build s':>8} {'keys':>8} {'articles/s':>11} {'M chars/s':>10} {'matches/art':>12}"
+        )
+        rates = {}
+        for count in SIZES:
+            topics = make_topics(articles, count, vocabulary)
+            start = time.perf_counter()
+            matcher = Matcher(topics)
+            build = time.perf_counter() - start
+            keys = len(matcher._automaton) if matcher._automaton is not None else 0
+            per_second, matches = rate(lambda text, m=matcher: m.match(None, text), articles, args.seconds)
+            rates[count] = per_second
+            print(
+                f"{count:>7,} {build:>8.2f} {keys:>8,} {per_second:>11,.0f} "
+                f"{per_second * mean_chars / 1e6:>10.1f} {matches:>12.1f}"
+            )
+        print(f"rate ratio 10,000 / 10 topics: {rates[10_000] / rates[10]:.2f}")
+        print(f"normalisation share of match time at 10 topics: {rates[10] / norm_rate:.0%}")
+
+
+if __name__ == "__main__":
+    main()
