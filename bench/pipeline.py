@@ -38,7 +38,17 @@ def load_pages() -> list[bytes]:
             return pages
     from tests.sitegen import article_page
 
-    words = "government minister parliament economy Rabat Casablanca project budget reform".split()
+    words = [
+        "government",
+        "minister",
+        "parliament",
+        "economy",
+        "Rabat",
+        "Casablanca",
+        "project",
+        "budget",
+        "reform",
+    ]
     return [
         article_page(
             f"Story {i}", [" ".join(words[(i + j) % len(words)] for j in range(60)) for _ in range(8)]

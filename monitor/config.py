@@ -69,9 +69,7 @@ def _check_timezone(value: str | None) -> str | None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown timezone {value!r} (use an IANA name such as Africa/Casablanca)"
-        ) from None
+        raise ValueError(f"unknown timezone {value!r} (use an IANA name such as Africa/Casablanca)") from None
     return value
 
 
@@ -121,9 +119,7 @@ class SourceConfig(_Strict):
     @model_validator(mode="after")
     def _one_kind(self) -> SourceConfig:
         if bool(self.feed) == bool(self.html):
-            raise ValueError(
-                "give exactly one of 'feed' (RSS/Atom/JSON feed) or 'html' (a listing page)"
-            )
+            raise ValueError("give exactly one of 'feed' (RSS/Atom/JSON feed) or 'html' (a listing page)")
         if self.links and not self.html:
             raise ValueError("'links' (a CSS selector) only applies to an 'html' source")
         return self

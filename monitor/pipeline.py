@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -205,6 +206,12 @@ def _localise(value: datetime | None, tz) -> datetime | None:
     return value.replace(tzinfo=tz) if value.tzinfo is None else value
 
 
+def _charset(headers: dict[str, str]) -> str | None:
+    """The charset declared in a Content-Type header, if any."""
+    match = re.search(r"charset=[\"']?([\w.:-]+)", headers.get("content-type", ""), re.I)
+    return match.group(1) if match else None
+
+
 def _page_failed(rt: Runtime, article_id: int, error: str, retry_after: float | None = None) -> str:
     """Record a failed page attempt; returns the new status (pending for a retry, or failed)."""
     now = utcnow()
@@ -303,7 +310,9 @@ async def process_article(rt: Runtime, article_id: int, *, notify: bool = True) 
         log.warning("source %r: article %s: %s (%s)", source_name, fetch_url, error, status)
         return status, 0
     try:
-        extracted = await rt.extractor.extract(result.body, result.final_url or fetch_url)
+        extracted = await rt.extractor.extract(
+            result.body, result.final_url or fetch_url, _charset(result.headers)
+        )
     except ExtractError as exc:
         status = _page_failed(rt, article_id, str(exc))
         log.warning("source %r: article %s: %s (%s)", source_name, fetch_url, exc, status)

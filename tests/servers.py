@@ -59,9 +59,7 @@ class Site:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                req = Request(
-                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
-                )
+                req = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with site._lock:
                     site.requests.append(req)
                     route = site.routes.get(self.path)
@@ -96,7 +94,9 @@ class Site:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def url(self, path: str) -> str:
@@ -109,15 +109,11 @@ class Site:
     def hits(self, path: str) -> int:
         """How many requests asked for ``path`` (query string included if given)."""
         with self._lock:
-            return sum(
-                1 for r in self.requests if r.path == path or r.path.split("?", 1)[0] == path
-            )
+            return sum(1 for r in self.requests if r.path == path or r.path.split("?", 1)[0] == path)
 
     def posts(self, path: str | None = None) -> list[Request]:
         with self._lock:
-            return [
-                r for r in self.requests if r.method == "POST" and (path is None or r.path == path)
-            ]
+            return [r for r in self.requests if r.method == "POST" and (path is None or r.path == path)]
 
     def close(self) -> None:
         self.server.shutdown()
