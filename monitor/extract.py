@@ -45,6 +45,7 @@ _DATE_PARAMS: dict[str, Any] = {
     "deferred_url_extractor": True,
 }
 _EARLIEST = datetime(1995, 1, 1)
+FULL_PASS_BELOW_CHARS = 1000  # a fast-pass text shorter than this gets the full pass
 MIN_TEXT_CHARS = 25
 """Less text than this (a lone link or caption that trafilatura fell back on) is not an article."""
 
@@ -282,20 +283,28 @@ def extract_page(body: bytes, url: str, charset: str | None = None) -> Extracted
     if _looks_binary(body):
         raise ExtractError("not HTML")
     try:
-        tree = load_html(decode_html(body, charset))
+        html = decode_html(body, charset)
+        tree = load_html(html)
         if tree is None:
             raise ExtractError("not HTML")
         page_date = _page_date(tree)
         # htmldate's text search (and its slow dateparser fallback) only when the markup has no time
         date_params = dict(_DATE_PARAMS, extensive_search=not (page_date and page_date[1]))
-        doc = trafilatura.bare_extraction(
-            tree,
+        # favor_precision drops teasers and link lists (F1 0.965 -> 0.978 on the benchmark corpus).
+        # First the fast pass (no fallback extractors); only a short result pays for the full
+        # pass with readability/jusText fallbacks: same F1 and recall, ~1.5x faster on the corpus.
+        options = dict(
             url=url,
             with_metadata=True,
             include_comments=False,
-            favor_precision=True,  # drops teasers and link lists: F1 0.965 -> 0.978 on the benchmark corpus
+            favor_precision=True,
             date_extraction_params=date_params,
         )
+        doc = trafilatura.bare_extraction(tree, fast=True, **options)
+        if doc is None or len(doc.text or "") < FULL_PASS_BELOW_CHARS:
+            full = trafilatura.bare_extraction(load_html(html), **options)
+            if full is not None and (doc is None or len(full.text or "") >= len(doc.text or "")):
+                doc = full
         title = _clean(doc.title) if doc is not None else None
         text = _body_text(doc.text if doc is not None else None, title)
         if len(text) < MIN_TEXT_CHARS:
