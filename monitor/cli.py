@@ -151,12 +151,15 @@ def run(
 def _print_reports(reports, stats) -> None:
     table = Table("source", "status", "found", "new", "processed", "matched", "retrying", "failed")
     for r in reports:
-        status = ("not modified" if r.not_modified else "ok") if r.ok else f"[red]error[/]: {r.error}"
+        status = ("not modified" if r.not_modified else "ok") if r.ok else "[red]error[/]"
         table.add_row(
             r.source, status, str(r.discovered), str(r.new), str(r.processed),
             str(r.matched), str(r.retrying), str(r.failed),
         )  # fmt: skip
     out.print(table)
+    for r in reports:
+        if not r.ok:
+            out.print(f"{r.source}: {r.error}", markup=False, highlight=False)
     out.print(f"alerts: {stats.sent} sent, {stats.failed} failed (will retry), {stats.dead} dead")
 
 

@@ -18,6 +18,7 @@ import codecs
 import concurrent.futures
 import contextlib
 import json
+import logging
 import multiprocessing
 import os
 import re
@@ -31,6 +32,8 @@ import pebble
 import trafilatura
 from lxml.html import HtmlElement
 from trafilatura.utils import detect_encoding, load_html
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ExtractError", "Extracted", "Extractor", "extract_page"]
 
@@ -345,6 +348,10 @@ def _warm_up() -> None:
         pass
 
 
+def _noop() -> None:
+    """A task that only makes the pool start its workers."""
+
+
 def _mp_context() -> multiprocessing.context.BaseContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
@@ -391,6 +398,13 @@ class Extractor:
                 context=_mp_context(),
             )
         return self._pool
+
+    def start(self) -> None:
+        """Start the workers now (they warm up in the background) rather than at the first page."""
+        try:
+            self._get_pool().schedule(_noop)
+        except Exception as error:  # extract() reports pool problems page by page
+            log.warning("extraction pool could not start: %s", _one_line(str(error)))
 
     def _submit(self, body: bytes, url: str, charset: str | None) -> concurrent.futures.Future:
         future = self._get_pool().schedule(self._func, args=(body, url, charset), timeout=self.timeout)

@@ -12,8 +12,9 @@ import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +35,7 @@ from monitor.db.models import (
 )
 from monitor.db.session import transaction
 from monitor.extract import Extracted, ExtractError
+from monitor.match import TopicMatch
 from monitor.runtime import Runtime
 from monitor.sources.candidate import Candidate, DiscoverError
 from monitor.sources.feeds import parse_feed
@@ -231,82 +233,188 @@ def _page_failed(rt: Runtime, article_id: int, error: str, retry_after: float | 
         return row.status
 
 
+@dataclass(frozen=True)
+class PendingArticle:
+    """What processing an article needs from its row (read once, before the page is fetched)."""
+
+    id: int
+    source: str
+    url: str
+    fetch_url: str
+    title: str | None
+    author: str | None
+    published_at: datetime | None
+    discovered_at: datetime
+
+
+_PENDING_COLUMNS = (
+    Article.id,
+    Source.name,
+    Article.url,
+    Article.fetch_url,
+    Article.title,
+    Article.author,
+    Article.published_at,
+    Article.discovered_at,
+)
+
+
+def load_pending(session: Session, article_id: int) -> PendingArticle | None:
+    """The pending article with this id, or None when it is not (or no longer) pending."""
+    row = session.execute(
+        select(*_PENDING_COLUMNS)
+        .join(Article.source)
+        .where(Article.id == article_id, Article.status == PENDING)
+    ).first()
+    return PendingArticle(*row) if row else None
+
+
+def due_articles(session: Session, source_id: int, now: datetime | None = None) -> list[PendingArticle]:
+    """Pending articles of a source whose (re)try time has come, oldest first."""
+    now = now or utcnow()
+    query = (
+        select(*_PENDING_COLUMNS)
+        .join(Article.source)
+        .where(Article.source_id == source_id, Article.status == PENDING)
+        .where((Article.next_fetch_at.is_(None)) | (Article.next_fetch_at <= now))
+        .order_by(Article.discovered_at, Article.id)
+    )
+    return [PendingArticle(*row) for row in session.execute(query)]
+
+
+# Built once: constructing SQLAlchemy statements costs more than running them on SQLite.
+_articles = Article.__table__
+_INSERT_STORY = insert(Story.__table__).returning(Story.__table__.c.id)
+_UPDATE_ARTICLE = update(_articles).where(_articles.c.id == bindparam("b_id"), _articles.c.status == PENDING)
+_SAME_PAGE = select(_articles.c.id).where(
+    (_articles.c.url == bindparam("url")) | (_articles.c.page_url == bindparam("url")),
+    _articles.c.status == DONE,
+)
+
+
+class _NoLongerPending(Exception):
+    """Another worker processed the article meanwhile."""
+
+
 def store_article(
-    session: Session, rt: Runtime, article: Article, extracted: Extracted, *, notify: bool = True
+    session: Session,
+    rt: Runtime,
+    pending: PendingArticle,
+    extracted: Extracted,
+    hits: list[TopicMatch],
+    *,
+    page_url: str | None = None,
+    notify: bool = True,
 ) -> int:
     """Save an extracted article with its story, matches and outbox rows (caller's transaction).
 
-    Returns how many topics matched.
+    The article must still be pending (else ``_NoLongerPending``). Returns how many topics matched.
     """
-    source = rt.config.source(article.source.name)
-    tz = rt.config.source_timezone(source)
+    source = rt.config.source(pending.source)
+    title = extracted.title or pending.title
+    published, date_source = pending.published_at, "feed"
+    if published is None:
+        published = _localise(extracted.published, rt.config.source_timezone(source))
+        date_source = "page"
+        if published is None:
+            published, date_source = pending.discovered_at, "first-seen"
+    conn = session.connection()
     now = utcnow()
-    article.title = extracted.title or article.title
-    article.text = extracted.text
-    article.language = extracted.language or source.language
-    article.author = article.author or extracted.author
-    if article.published_at is None:
-        page_date = _localise(extracted.published, tz)
-        if page_date is not None:
-            article.published_at, article.date_source = page_date, "page"
-        else:
-            article.published_at, article.date_source = article.discovered_at, "first-seen"
-    article.extracted_at = now
-    article.status = DONE
-    article.next_fetch_at = None
-    article.last_error = None
-
-    story = Story(title=article.title, first_published_at=article.published_at)
-    session.add(story)
-    session.flush()
-    article.story_id = story.id
-
+    story_id = conn.execute(
+        _INSERT_STORY, {"title": title, "first_published_at": published, "created_at": now}
+    ).scalar_one()
+    updated = conn.execute(
+        _UPDATE_ARTICLE,
+        {
+            "b_id": pending.id,
+            "title": title,
+            "text": extracted.text,
+            "language": extracted.language or source.language,
+            "author": pending.author or extracted.author,
+            "published_at": published,
+            "date_source": date_source,
+            "extracted_at": now,
+            "status": DONE,
+            "next_fetch_at": None,
+            "last_error": None,
+            "story_id": story_id,
+            "page_url": page_url,
+        },
+    )
+    if updated.rowcount != 1:
+        raise _NoLongerPending
     matched = 0
-    for hit in rt.matcher.match(article.title, article.text):
+    for hit in hits:
         topic_id = rt.topic_ids.get(hit.topic)
         if topic_id is None:
             continue
-        session.add(
-            Match(
-                article_id=article.id,
+        session.execute(
+            insert(Match).values(
+                article_id=pending.id,
                 topic_id=topic_id,
                 terms=hit.terms,
                 fields=hit.fields,
                 snippet=hit.snippet,
+                created_at=utcnow(),
             )
         )
-        topic = next(t for t in rt.config.topics if t.name == hit.topic)
-        channels = [c.name for c in rt.config.topic_channels(topic)]
         enqueue(
             session,
             topic_id=topic_id,
-            story_id=story.id,
-            article_id=article.id,
-            channels=channels,
+            story_id=story_id,
+            article_id=pending.id,
+            channels=rt.topic_channels[hit.topic],
             status=OUT_PENDING if notify else OUT_SKIPPED,
         )
         matched += 1
-    session.flush()
     return matched
 
 
-async def process_article(rt: Runtime, article_id: int, *, notify: bool = True) -> tuple[str, int]:
+def _page_canonical(url: str | None) -> str | None:
+    """The page's declared canonical URL, unless it is useless for deduplication (a site's home
+    page, as some CMSs declare on every article)."""
+    if not url:
+        return None
+    canonical = canonical_url(url)
+    path = urlsplit(canonical)
+    return canonical if (path.path not in ("", "/") or path.query) else None
+
+
+def _mark_duplicate(session: Session, article_id: int, page_url: str) -> bool:
+    """Mark a pending article as a copy of a stored article whose URL, or whose page's canonical
+    URL, is ``page_url`` (one article reached by two URLs, e.g. ``?p=123`` and its slug)."""
+    if session.connection().execute(_SAME_PAGE, {"url": page_url}).first() is None:
+        return False
+    session.execute(
+        update(Article)
+        .where(Article.id == article_id, Article.status == PENDING)
+        .values(status=DUPLICATE, last_error=f"same article as {page_url}", next_fetch_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+async def process_article(
+    rt: Runtime, article: int | PendingArticle, *, notify: bool = True
+) -> tuple[str, int]:
     """Fetch, extract, match and store one pending article; returns (new status, topics matched).
 
     A page that fails (timeout, 5xx, 429, no text) stays pending and is retried on later polls
     with backoff, up to ``max_page_attempts``; then it is marked failed with its last error.
     """
-    with rt.factory() as session:
-        article = session.get(Article, article_id)
-        if article is None or article.status != PENDING:
-            return (article.status if article else "missing"), 0
-        fetch_url, url = article.fetch_url, article.url
-        source_name = article.source.name
+    if isinstance(article, int):
+        with rt.factory() as session:
+            pending = load_pending(session, article)
+        if pending is None:
+            return "not pending", 0
+    else:
+        pending = article
+    fetch_url, source_name = pending.fetch_url, pending.source
 
     result = await rt.http.get(fetch_url)
     if not result.ok or not result.body:
         error = result.error or "empty response"
-        status = _page_failed(rt, article_id, error, result.retry_after)
+        status = _page_failed(rt, pending.id, error, result.retry_after)
         log.warning("source %r: article %s: %s (%s)", source_name, fetch_url, error, status)
         return status, 0
     try:
@@ -314,54 +422,39 @@ async def process_article(rt: Runtime, article_id: int, *, notify: bool = True) 
             result.body, result.final_url or fetch_url, _charset(result.headers)
         )
     except ExtractError as exc:
-        status = _page_failed(rt, article_id, str(exc))
+        status = _page_failed(rt, pending.id, str(exc))
         log.warning("source %r: article %s: %s (%s)", source_name, fetch_url, exc, status)
         return status, 0
 
-    page_url = canonical_url(extracted.canonical_url) if extracted.canonical_url else None
+    page_url = _page_canonical(extracted.canonical_url)
+    hits = rt.matcher.match(extracted.title or pending.title, extracted.text)
     try:
         with transaction(rt.factory) as session:
-            article = session.get(Article, article_id)
-            if article.status != PENDING:
-                return article.status, 0
-            if page_url and page_url != url:
-                other = session.scalar(select(Article.id).where(Article.url == page_url))
-                if other is not None:
-                    article.status = DUPLICATE
-                    article.last_error = f"same article as {page_url}"
-                    article.next_fetch_at = None
-                    return DUPLICATE, 0
-            matched = store_article(session, rt, article, extracted, notify=notify)
+            if page_url and _mark_duplicate(session, pending.id, page_url):
+                return DUPLICATE, 0
+            matched = store_article(session, rt, pending, extracted, hits, page_url=page_url, notify=notify)
+    except _NoLongerPending:
+        return "not pending", 0
     except Exception as exc:  # never lose the article: leave it pending for a retry
         log.exception("source %r: article %s: could not store", source_name, fetch_url)
-        _page_failed(rt, article_id, f"storage error: {exc.__class__.__name__}: {exc}"[:500])
+        _page_failed(rt, pending.id, f"storage error: {exc.__class__.__name__}: {exc}"[:500])
         return PENDING, 0
     if matched:
-        log.info("source %r: %s matched %d topic(s)", source_name, url, matched)
+        log.info("source %r: %s matched %d topic(s)", source_name, pending.url, matched)
     return DONE, matched
 
 
-def due_articles(session: Session, source_id: int, now: datetime | None = None) -> list[int]:
-    """Pending articles of a source whose (re)try time has come, oldest first."""
-    now = now or utcnow()
-    query = (
-        select(Article.id)
-        .where(Article.source_id == source_id, Article.status == PENDING)
-        .where((Article.next_fetch_at.is_(None)) | (Article.next_fetch_at <= now))
-        .order_by(Article.discovered_at, Article.id)
-    )
-    return list(session.scalars(query))
-
-
-async def process_articles(rt: Runtime, ids: list[int], report: PollReport, *, notify: bool = True) -> None:
+async def process_articles(
+    rt: Runtime, articles: list[PendingArticle], report: PollReport, *, notify: bool = True
+) -> None:
     """Process many articles concurrently (bounded), counting outcomes into ``report``."""
     limit = asyncio.Semaphore(rt.settings.article_concurrency)
 
-    async def one(article_id: int) -> tuple[str, int]:
+    async def one(article: PendingArticle) -> tuple[str, int]:
         async with limit:
-            return await process_article(rt, article_id, notify=notify)
+            return await process_article(rt, article, notify=notify)
 
-    for status, matched in await asyncio.gather(*(one(i) for i in ids)):
+    for status, matched in await asyncio.gather(*(one(a) for a in articles)):
         report.matched += matched
         if status == DONE:
             report.processed += 1
@@ -412,8 +505,8 @@ async def poll_source(rt: Runtime, source: SourceConfig) -> PollReport:
             log.warning("source %r: %s (%s)", source.name, report.error, source.url)
 
         with rt.factory() as session:
-            ids = due_articles(session, source_id)
-        await process_articles(rt, ids, report)
+            articles = due_articles(session, source_id)
+        await process_articles(rt, articles, report)
     except Exception as exc:  # a bug or a database outage must not stop the other sources
         log.exception("source %r: poll failed", source.name)
         report.ok, report.error = False, f"{exc.__class__.__name__}: {exc}"

@@ -45,6 +45,12 @@ class Runtime:
     http: HttpClient
     extractor: Extractor
     settings: Settings = field(default_factory=Settings)
+    topic_channels: dict[str, list[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.topic_channels = {
+            t.name: [c.name for c in self.config.topic_channels(t)] for t in self.config.topics
+        }
 
 
 def open_database(config: Config) -> tuple[Engine, sessionmaker[Session]]:
@@ -63,6 +69,7 @@ async def open_runtime(config: Config, settings: Settings | None = None) -> Asyn
     with transaction(factory) as session:
         source_ids, topic_ids = sync_config(session, config)
     extractor = Extractor(workers=settings.workers, timeout=settings.extract_timeout)
+    extractor.start()  # workers warm up while the sources are fetched
     try:
         async with HttpClient() as http:
             yield Runtime(config, engine, factory, source_ids, topic_ids, matcher, http, extractor, settings)

@@ -310,3 +310,44 @@ def test_run_once_cli_reports_unreachable_sources_and_exits_0(tmp_path, site):
     seg = next(r for r in rows if r["topic"] == "Seghrouchni")
     assert seg["source"] == "Atlas" and "Seghrouchni" in seg["terms"]
     assert seg["published"].startswith("2026-11-20T09:00:00+01:00")
+
+
+def test_same_article_under_two_urls_is_alerted_once(tmp_path, db_url, site):
+    """A feed links ?p=101, the front page links the slug; the page names the slug as canonical."""
+    base = site.base
+    slug = "/2026/11/digital-strategy-presented/"
+    page = article_page("Digital strategy presented", paragraphs(SEGHROUCHNI), canonical=base + slug)
+    site.route(slug, Response(page))
+    site.route("/?p=101", Response(page))
+    site.route("/short.xml", Response(rss_feed(base, [{"title": "Digital", "link": f"{base}/?p=101"}]),
+                                      content_type="application/rss+xml"))  # fmt: skip
+    site.route("/news/", Response(listing_page([(slug, "Digital strategy presented to parliament")])))
+    site.route("/hook", Response("ok", content_type="text/plain"))
+    sources = [
+        {"name": "Atlas feed", "feed": site.url("/short.xml")},
+        {"name": "Atlas front", "html": site.url("/news/")},
+    ]
+    cfg = make_config(tmp_path, db_url, sources, base[7:] + "/hook")
+    once(cfg)
+    factory = db(cfg)
+    with factory() as s:
+        statuses = sorted(s.scalars(select(Article.status)))
+    assert statuses == ["done", "duplicate"]
+    assert len(site.posts("/hook")) == 1
+
+
+def test_home_page_canonical_does_not_merge_articles(tmp_path, db_url, site):
+    base = site.base
+    for i, name in enumerate(["first-story-about-tangier", "second-story-about-rabat"]):
+        site.route(f"/2026/11/{name}/", Response(article_page(f"Data centre story {i}", paragraphs(DATACENTRE),
+                                                             canonical=base + "/")))  # fmt: skip
+    feed = rss_feed(base, [{"title": f"S{i}", "link": f"{base}/2026/11/{n}/"}
+                           for i, n in enumerate(["first-story-about-tangier", "second-story-about-rabat"])])  # fmt: skip
+    site.route("/feed.xml", Response(feed, content_type="application/rss+xml"))
+    site.route("/hook", Response("ok", content_type="text/plain"))
+    cfg = make_config(
+        tmp_path, db_url, [{"name": "Atlas", "feed": site.url("/feed.xml")}], base[7:] + "/hook"
+    )
+    once(cfg)
+    assert count(db(cfg), Article, Article.status == DONE) == 2
+    assert len(site.posts("/hook")) == 2

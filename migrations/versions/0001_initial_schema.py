@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("source_id", sa.Integer(), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("fetch_url", sa.Text(), nullable=False),
+        sa.Column("page_url", sa.Text(), nullable=True),
         sa.Column("guid", sa.Text(), nullable=True),
         sa.Column("title", sa.Text(), nullable=True),
         sa.Column("text", sa.Text(), nullable=True),
@@ -91,6 +92,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.create_index("ix_articles_published_at", ["published_at"], unique=False)
+        batch_op.create_index("ix_articles_page_url", ["page_url"], unique=False)
         batch_op.create_index("ix_articles_source_guid", ["source_id", "guid"], unique=False)
         batch_op.create_index(
             "ix_articles_source_status_next", ["source_id", "status", "next_fetch_at"], unique=False
@@ -173,6 +175,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_articles_source_status_next")
         batch_op.drop_index("ix_articles_source_guid")
         batch_op.drop_index("ix_articles_published_at")
+        batch_op.drop_index("ix_articles_page_url")
 
     op.drop_table("articles")
     op.drop_table("topics")

@@ -116,12 +116,14 @@ class Article(Base):
         Index("ix_articles_source_status_next", "source_id", "status", "next_fetch_at"),
         Index("ix_articles_source_guid", "source_id", "guid"),
         Index("ix_articles_published_at", "published_at"),
+        Index("ix_articles_page_url", "page_url"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(Text, unique=True)  # canonical URL
     fetch_url: Mapped[str] = mapped_column(Text)  # the URL as discovered
+    page_url: Mapped[str | None] = mapped_column(Text)  # the page's own canonical URL, once fetched
     guid: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)
