@@ -355,7 +355,39 @@ def _semantic_checks(cfg: Config) -> list[tuple[tuple, str]]:
                 if not channel_names:
                     hint = " (no channels are defined)"
                 problems.append(((("topics", i, "channels")), f"unknown channel {name!r}{hint}"))
+    problems.extend(_channel_url_problems(cfg))
+    problems.extend(_topic_problems(cfg))
     return problems
+
+
+def _channel_url_problems(cfg: Config) -> list[tuple[tuple, str]]:
+    from monitor.alerts.send import check_url
+
+    problems = []
+    for i, channel in enumerate(cfg.channels):
+        error = check_url(channel.url)
+        if error:
+            problems.append((("channels", i, "url"), error))
+    return problems
+
+
+def _topic_problems(cfg: Config) -> list[tuple[tuple, str]]:
+    """Compile every topic once, as the matcher will; point a bad query or term at its line."""
+    from monitor.match import Matcher, QueryError
+
+    try:
+        Matcher(cfg.topics)
+    except QueryError as exc:
+        for i, topic in enumerate(cfg.topics):
+            if topic.name != exc.topic:
+                continue
+            if exc.query in topic.keywords:
+                return [(("topics", i, "keywords", topic.keywords.index(exc.query)), str(exc))]
+            if exc.query in topic.exclude:
+                return [(("topics", i, "exclude", topic.exclude.index(exc.query)), str(exc))]
+            return [(("topics", i, "query"), str(exc))]
+        return [(("topics",), str(exc))]
+    return []
 
 
 def load(path: str | os.PathLike | None = None) -> Config:

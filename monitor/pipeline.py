@@ -214,25 +214,6 @@ def _charset(headers: dict[str, str]) -> str | None:
     return match.group(1) if match else None
 
 
-def _page_failed(rt: Runtime, article_id: int, error: str, retry_after: float | None = None) -> str:
-    """Record a failed page attempt; returns the new status (pending for a retry, or failed)."""
-    now = utcnow()
-    with transaction(rt.factory) as session:
-        row = session.get(Article, article_id)
-        row.attempts = (row.attempts or 0) + 1
-        row.last_error = error
-        if row.attempts >= rt.settings.max_page_attempts:
-            row.status = FAILED
-            row.next_fetch_at = None
-        else:
-            delay = max(
-                retry_after or 0,
-                _backoff(rt.settings.page_retry_base, row.attempts, rt.settings.page_retry_max),
-            )
-            row.next_fetch_at = now + timedelta(seconds=delay)
-        return row.status
-
-
 @dataclass(frozen=True)
 class PendingArticle:
     """What processing an article needs from its row (read once, before the page is fetched)."""
@@ -305,6 +286,7 @@ def store_article(
     *,
     page_url: str | None = None,
     notify: bool = True,
+    note: str | None = None,
 ) -> int:
     """Save an extracted article with its story, matches and outbox rows (caller's transaction).
 
@@ -336,7 +318,7 @@ def store_article(
             "extracted_at": now,
             "status": DONE,
             "next_fetch_at": None,
-            "last_error": None,
+            "last_error": note,
             "story_id": story_id,
             "page_url": page_url,
         },
@@ -370,6 +352,43 @@ def store_article(
     return matched
 
 
+def _page_failed(
+    rt: Runtime, pending: PendingArticle, error: str, retry_after: float | None = None, *, notify: bool = True
+) -> tuple[str, int]:
+    """Record a failed page attempt; returns (new status, topics matched).
+
+    Before the last attempt the article stays pending, with a retry time. At the last one it is
+    not dropped: when the feed gave a title or summary, those are stored and matched instead
+    (noted in ``last_error``); otherwise it is marked failed with the error.
+    """
+    now = utcnow()
+    with transaction(rt.factory) as session:
+        row = session.get(Article, pending.id)
+        if row is None or row.status != PENDING:
+            return (row.status if row else "missing"), 0
+        row.attempts = (row.attempts or 0) + 1
+        row.last_error = error
+        if row.attempts < rt.settings.max_page_attempts:
+            delay = max(
+                retry_after or 0,
+                _backoff(rt.settings.page_retry_base, row.attempts, rt.settings.page_retry_max),
+            )
+            row.next_fetch_at = now + timedelta(seconds=delay)
+            return PENDING, 0
+        summary = ((row.feed_data or {}).get("summary") or "").strip()
+        if not (pending.title or summary):
+            row.status, row.next_fetch_at = FAILED, None
+            return FAILED, 0
+        session.flush()
+        from_feed = Extracted(
+            title=pending.title, text=summary, published=None, language=None, author=None, canonical_url=None
+        )
+        hits = rt.matcher.match(pending.title, summary)
+        note = f"page failed ({error}); stored from the feed's title and summary"
+        matched = store_article(session, rt, pending, from_feed, hits, notify=notify, note=note)
+        return DONE, matched
+
+
 def _page_canonical(url: str | None) -> str | None:
     """The page's declared canonical URL, unless it is useless for deduplication (a site's home
     page, as some CMSs declare on every article)."""
@@ -394,13 +413,25 @@ def _mark_duplicate(session: Session, article_id: int, page_url: str) -> bool:
     return True
 
 
+def _attempt_failed(
+    rt: Runtime, pending: PendingArticle, error: str, retry_after: float | None, notify: bool
+) -> tuple[str, int]:
+    status, matched = _page_failed(rt, pending, error, retry_after, notify=notify)
+    outcome = {PENDING: "will retry", DONE: "gave up; stored from the feed", FAILED: "gave up"}.get(
+        status, status
+    )
+    log.warning("source %r: article %s: %s (%s)", pending.source, pending.fetch_url, error, outcome)
+    return status, matched
+
+
 async def process_article(
     rt: Runtime, article: int | PendingArticle, *, notify: bool = True
 ) -> tuple[str, int]:
     """Fetch, extract, match and store one pending article; returns (new status, topics matched).
 
     A page that fails (timeout, 5xx, 429, no text) stays pending and is retried on later polls
-    with backoff, up to ``max_page_attempts``; then it is marked failed with its last error.
+    with backoff, up to ``max_page_attempts``; then the feed's title and summary are matched
+    instead when there are any, else it is marked failed with its last error.
     """
     if isinstance(article, int):
         with rt.factory() as session:
@@ -413,18 +444,13 @@ async def process_article(
 
     result = await rt.http.get(fetch_url)
     if not result.ok or not result.body:
-        error = result.error or "empty response"
-        status = _page_failed(rt, pending.id, error, result.retry_after)
-        log.warning("source %r: article %s: %s (%s)", source_name, fetch_url, error, status)
-        return status, 0
+        return _attempt_failed(rt, pending, result.error or "empty response", result.retry_after, notify)
     try:
         extracted = await rt.extractor.extract(
             result.body, result.final_url or fetch_url, _charset(result.headers)
         )
     except ExtractError as exc:
-        status = _page_failed(rt, pending.id, str(exc))
-        log.warning("source %r: article %s: %s (%s)", source_name, fetch_url, exc, status)
-        return status, 0
+        return _attempt_failed(rt, pending, str(exc), None, notify)
 
     page_url = _page_canonical(extracted.canonical_url)
     hits = rt.matcher.match(extracted.title or pending.title, extracted.text)
@@ -437,8 +463,9 @@ async def process_article(
         return "not pending", 0
     except Exception as exc:  # never lose the article: leave it pending for a retry
         log.exception("source %r: article %s: could not store", source_name, fetch_url)
-        _page_failed(rt, pending.id, f"storage error: {exc.__class__.__name__}: {exc}"[:500])
-        return PENDING, 0
+        return _attempt_failed(
+            rt, pending, f"storage error: {exc.__class__.__name__}: {exc}"[:500], None, notify
+        )
     if matched:
         log.info("source %r: %s matched %d topic(s)", source_name, pending.url, matched)
     return DONE, matched

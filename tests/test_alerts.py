@@ -126,37 +126,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Smtp:
-    """aiosmtpd on a free port (tests.servers.SmtpSink passes port=0, which aiosmtpd 1.4 cannot use)."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.messages: list[dict] = []
-        sink = self
-
-        class _Handler:
-            async def handle_DATA(self, server, session, envelope):
-                sink.messages.append(
-                    {"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "data": envelope.content}
-                )
-                return "250 OK"
-
-        self.port = free_port()
-        self.controller = Controller(_Handler(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def close(self) -> None:
-        self.controller.stop()
-
-
-@pytest.fixture
-def mail():
-    sink = Smtp()
-    yield sink
-    sink.close()
-
-
 @pytest.fixture
 def t0() -> datetime:
     """'Now' for a sender run: just after the rows were queued (enqueue stamps the real time)."""
@@ -246,16 +215,16 @@ def test_json_channel_gets_one_post_with_the_alert(session_factory, site, t0):
     assert len(site.posts("/hook")) == 1
 
 
-def test_email_reaches_the_smtp_server(session_factory, mail, t0):
+def test_email_reaches_the_smtp_server(session_factory, smtp, t0):
     add_story(session_factory, ["press"])
-    url = f"mailto://127.0.0.1:{mail.port}?from=monitor@example.org&to=press@example.org"
+    url = f"mailto://127.0.0.1:{smtp.port}?from=monitor@example.org&to=press@example.org"
 
     stats = send_pending(session_factory, config(("press", url)), now=t0)
 
     assert stats.sent == 1, alerts(session_factory)[0].last_error
-    (msg,) = mail.messages
+    (msg,) = smtp.messages
     assert msg["from"] == "monitor@example.org" and msg["to"] == ["press@example.org"]
-    parsed = email.message_from_bytes(msg["data"], policy=policy.default)
+    parsed = email.message_from_string(msg["data"], policy=policy.default)
     assert parsed["Subject"] == "[Seghrouchni] Minister Seghrouchni opens the data centre"
     assert parsed.get_content_type() == "text/plain"
     text = parsed.get_content()

@@ -185,3 +185,22 @@ def test_check_command_prints_summary(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "Seghrouchni" in proc.stdout and "Ya Biladi" in proc.stdout and "digest 0 8 * * *" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("    query: '\"data centre\" OR datacenter'\n", "    query: '\"data centre OR datacenter'\n",
+         ":17: topics[1].query: topic 'Data centres': query '\"data centre OR datacenter': unterminated quote"),
+        ("    exclude: [Gaza]\n", "    exclude: [Gaza, '--']\n",
+         ":18: topics[1].exclude[1]: topic 'Data centres': exclude term '--': '--' has no letters"),
+        ("    url: json://127.0.0.1:9/hook\n", "    url: nope://127.0.0.1:9/hook\n",
+         ":21: channels[0].url: invalid apprise URL: unknown scheme 'nope://'"),
+    ],
+)  # fmt: skip
+def test_topic_and_channel_problems_point_at_their_line(tmp_path, old, new, expected):
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new))
+    message = error_of(path)
+    assert message.startswith(str(path) + ":"), message
+    assert expected in message, message

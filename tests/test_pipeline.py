@@ -233,7 +233,7 @@ def test_article_page_503_once_is_processed_on_a_later_poll(tmp_path, db_url, si
     assert count(factory, Article, Article.status == DONE) == 3
 
 
-def test_article_that_keeps_failing_is_given_up_and_recorded(tmp_path, db_url, site):
+def test_article_that_keeps_failing_is_matched_on_its_feed_entry(tmp_path, db_url, site):
     serve_outlet(site)
     site.route(
         "/2026/11/tangier-data-centre-project/", Response("oops", status=500, content_type="text/plain")
@@ -250,7 +250,29 @@ def test_article_that_keeps_failing_is_given_up_and_recorded(tmp_path, db_url, s
     factory = db(cfg)
     with factory() as s:
         row = s.scalar(select(Article).where(Article.url.like("%tangier%")))
-    assert row.status == "failed" and row.attempts == 3 and "500" in row.last_error
+    assert row.status == DONE and row.attempts == 3
+    assert "500" in row.last_error and "stored from the feed" in row.last_error
+    titles = sorted(p.json()["title"] for p in site.posts("/hook"))
+    assert len(titles) == 2 and "Tangier to host a new data centre" in titles[0]
+
+
+def test_article_that_keeps_failing_without_feed_text_is_recorded_failed(tmp_path, db_url, site):
+    base = site.base
+    site.route("/2026/11/lost-story/", Response("gone", status=503, content_type="text/plain"))
+    site.route("/bare.xml", Response(rss_feed(base, [{"title": "", "link": f"{base}/2026/11/lost-story/"}]),
+                                     content_type="application/rss+xml"))  # fmt: skip
+    site.route("/hook", Response("ok", content_type="text/plain"))
+    cfg = make_config(
+        tmp_path, db_url, [{"name": "Atlas", "feed": site.url("/bare.xml")}], base[7:] + "/hook"
+    )
+    settings = Settings(page_retry_base=0.01, page_retry_max=0.02, max_page_attempts=2, workers=2)
+    for _ in range(3):
+        reports, _ = once(cfg, settings)
+        time.sleep(0.05)
+    with db(cfg)() as s:
+        row = s.scalar(select(Article))
+    assert row.status == "failed" and row.attempts == 2 and "503" in row.last_error
+    assert site.posts("/hook") == []
 
 
 def test_channel_down_keeps_alerts_then_delivers_once(tmp_path, db_url, site):

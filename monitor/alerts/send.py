@@ -204,6 +204,14 @@ def _service_results(outcome: object, service: object, error: str | None) -> lis
     ]
 
 
+def check_url(url: str, *, channel: str | None = None) -> str | None:
+    """None when apprise accepts ``url``; else a one-line reason (secrets redacted)."""
+    url = prepare_url(url.strip())
+    with _captured() as entries:
+        service = apprise.Apprise.instantiate(url, asset=AppriseAsset(async_mode=False))
+    return None if service is not None else _invalid(url, channel, entries).error
+
+
 def send_message(url: str, title: str, body: str, *, channel: str | None = None) -> SendResult:
     """Send ``title``/``body`` (plain text) to one apprise URL; never raises, never leaks secrets."""
     url = prepare_url(url.strip())
