@@ -10,7 +10,7 @@ import asyncio
 import logging
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -35,6 +35,7 @@ from monitor.db.models import (
 )
 from monitor.db.session import transaction
 from monitor.extract import Extracted, ExtractError
+from monitor.fetch.http import FetchResult
 from monitor.match import TopicMatch
 from monitor.runtime import Runtime
 from monitor.sources.candidate import Candidate, DiscoverError
@@ -61,7 +62,6 @@ class PollReport:
     matched: int = 0
     retrying: int = 0
     failed: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- discovery
@@ -494,6 +494,14 @@ async def process_articles(
 # --------------------------------------------------------------------------- one poll
 
 
+def _host_down(url: str, result: FetchResult) -> str | None:
+    """The source's host when its own fetch showed the site unreachable or failing (no answer,
+    5xx, 429); None otherwise."""
+    if result.ok or not (result.status == 0 or result.status >= 500 or result.status == 429):
+        return None
+    return urlsplit(url).hostname
+
+
 async def poll_source(rt: Runtime, source: SourceConfig) -> PollReport:
     """Poll one source end to end. Never raises: problems are logged with the source name."""
     report = PollReport(source=source.name)
@@ -533,6 +541,11 @@ async def poll_source(rt: Runtime, source: SourceConfig) -> PollReport:
 
         with rt.factory() as session:
             articles = due_articles(session, source_id)
+        down = _host_down(source.url, result)
+        if down:  # do not spend the retries of its articles while the site itself is down
+            waiting = [a for a in articles if urlsplit(a.fetch_url).hostname == down]
+            report.retrying += len(waiting)
+            articles = [a for a in articles if urlsplit(a.fetch_url).hostname != down]
         await process_articles(rt, articles, report)
     except Exception as exc:  # a bug or a database outage must not stop the other sources
         log.exception("source %r: poll failed", source.name)

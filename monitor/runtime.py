@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 class Settings:
     """Tunables with sensible defaults (not part of the YAML contract yet)."""
 
-    max_page_attempts: int = 5  # an article page that keeps failing is given up after this
+    max_page_attempts: int = 8  # attempts at an article page (2 min, doubling: about 4 h in all)
     page_retry_base: float = 120.0  # seconds; doubles at every failed attempt
     page_retry_max: float = 6 * 3600.0
     source_retry_max: float = 3600.0  # cap on a failing source's backoff

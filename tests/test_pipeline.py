@@ -373,3 +373,36 @@ def test_home_page_canonical_does_not_merge_articles(tmp_path, db_url, site):
     once(cfg)
     assert count(db(cfg), Article, Article.status == DONE) == 2
     assert len(site.posts("/hook")) == 2
+
+
+def test_articles_wait_while_their_site_is_down(tmp_path, db_url, site):
+    serve_outlet(site)
+    feed = site.routes["/feed.xml"]
+    site.route(
+        "/2026/11/digital-strategy-presented/", Response("busy", status=503, content_type="text/plain")
+    )
+    site.route("/hook", Response("ok", content_type="text/plain"))
+    cfg = make_config(
+        tmp_path, db_url, [{"name": "Atlas", "feed": site.url("/feed.xml")}], site.base[7:] + "/hook"
+    )
+    once(cfg)
+    assert site.hits("/2026/11/digital-strategy-presented/") == 1
+
+    # The whole site is down: the feed answers 503, the pending article is not tried (no attempt spent).
+    site.route("/feed.xml", Response("down", status=503, content_type="text/plain"))
+    time.sleep(0.3)
+    reports, _ = once(cfg)
+    assert not reports[0].ok and reports[0].retrying == 1
+    assert site.hits("/2026/11/digital-strategy-presented/") == 1
+    with db(cfg)() as s:
+        assert s.scalar(select(Article.attempts).where(Article.url.like("%digital%"))) == 1
+
+    # Back up: the article is processed and alerted.
+    site.route("/feed.xml", feed)
+    site.route(
+        "/2026/11/digital-strategy-presented/",
+        Response(article_page("Digital strategy presented to parliament", paragraphs(SEGHROUCHNI))),
+    )
+    reports, _ = once(cfg)
+    assert reports[0].ok and reports[0].processed == 1
+    assert sum(p.json()["title"].startswith("[Seghrouchni]") for p in site.posts("/hook")) == 1

@@ -24,7 +24,7 @@ from monitor import __version__
 
 log = logging.getLogger(__name__)
 
-DEFAULT_USER_AGENT = f"monitor/{__version__} (+https://github.com/monitor-news/monitor; news monitor)"
+DEFAULT_USER_AGENT = f"monitor/{__version__} (self-hosted news monitor)"
 MAX_REDIRECTS = 10
 _CHUNK = 64 * 1024
 _ACCEPT = (
