@@ -30,6 +30,8 @@ class Settings:
     page_retry_max: float = 6 * 3600.0
     source_retry_max: float = 3600.0  # cap on a failing source's backoff
     article_concurrency: int = 16  # article pages in flight at once (per-host limit in HttpClient)
+    per_host: int = 2  # requests in flight per host
+    host_delay: float = 1.0  # seconds between two request starts to one host (robots Crawl-delay may raise it)
     extract_timeout: float = 30.0
     workers: int | None = None  # extraction processes; default: the number of cores
 
@@ -71,7 +73,7 @@ async def open_runtime(config: Config, settings: Settings | None = None) -> Asyn
     extractor = Extractor(workers=settings.workers, timeout=settings.extract_timeout)
     extractor.start()  # workers warm up while the sources are fetched
     try:
-        async with HttpClient() as http:
+        async with HttpClient(per_host=settings.per_host, delay=settings.host_delay) as http:
             yield Runtime(config, engine, factory, source_ids, topic_ids, matcher, http, extractor, settings)
     finally:
         extractor.close()

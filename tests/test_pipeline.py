@@ -58,7 +58,7 @@ def make_config(tmp_path: Path, db_url: str, sources: list[dict], hook: str, **e
     return load(path)
 
 
-FAST = Settings(page_retry_base=0.05, page_retry_max=0.1, workers=2)
+FAST = Settings(page_retry_base=0.05, page_retry_max=0.1, workers=2, host_delay=0)
 
 
 def once(cfg, settings: Settings = FAST):
@@ -242,7 +242,7 @@ def test_article_that_keeps_failing_is_matched_on_its_feed_entry(tmp_path, db_ur
     cfg = make_config(
         tmp_path, db_url, [{"name": "Atlas", "feed": site.url("/feed.xml")}], site.base[7:] + "/hook"
     )
-    settings = Settings(page_retry_base=0.01, page_retry_max=0.02, max_page_attempts=3, workers=2)
+    settings = Settings(page_retry_base=0.01, page_retry_max=0.02, max_page_attempts=3, workers=2, host_delay=0)
     for _ in range(4):
         once(cfg, settings)
         time.sleep(0.05)
@@ -265,7 +265,7 @@ def test_article_that_keeps_failing_without_feed_text_is_recorded_failed(tmp_pat
     cfg = make_config(
         tmp_path, db_url, [{"name": "Atlas", "feed": site.url("/bare.xml")}], base[7:] + "/hook"
     )
-    settings = Settings(page_retry_base=0.01, page_retry_max=0.02, max_page_attempts=2, workers=2)
+    settings = Settings(page_retry_base=0.01, page_retry_max=0.02, max_page_attempts=2, workers=2, host_delay=0)
     for _ in range(3):
         reports, _ = once(cfg, settings)
         time.sleep(0.05)

@@ -21,6 +21,8 @@ import aiohttp
 from yarl import URL
 
 from monitor import __version__
+from monitor.fetch.hosts import HostGate
+from monitor.fetch.robots import RobotsCache
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class FetchResult:
     not_modified: bool = False
     error: str | None = None
     retry_after: float | None = None
+    robots: str | None = None  # "disallowed" or "unavailable" when robots.txt stopped the request
 
     @property
     def ok(self) -> bool:
@@ -67,14 +70,17 @@ class HttpClient:
         user_agent: str = DEFAULT_USER_AGENT,
         timeout: float = 20.0,
         max_bytes: int = 10_000_000,
-        per_host: int = 4,
-        total: int = 32,
+        per_host: int = 2,
+        delay: float = 1.0,
+        total: int = 64,
     ) -> None:
         self.user_agent = user_agent
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.per_host = per_host
         self.total = total
+        self.hosts = HostGate(per_host, delay)
+        self.robots = RobotsCache(self._fetch_robots, user_agent)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -112,27 +118,48 @@ class HttpClient:
         etag: str | None = None,
         last_modified: str | None = None,
         previous_hash: str | None = None,
+        robots: bool = False,
     ) -> FetchResult:
         """GET ``url`` (conditionally when validators are given); never raises for fetch problems.
 
         A 304 keeps the given ``etag``/``last_modified``/``previous_hash`` unless the server sent
         new validators, so callers can store the result as is. A 200 whose body hashes to
-        ``previous_hash`` is also ``not_modified`` (its body is kept).
+        ``previous_hash`` is also ``not_modified`` (its body is kept). Every request waits for its
+        host's slot (concurrency and delay); a 429/503 with Retry-After pauses the host. With
+        ``robots``, the host's robots.txt is obeyed (its Crawl-delay too).
         """
         problem = _check_url(url)
         if problem:
             return _failure(url, problem)
+        host = URL(url).host or ""
+        if robots:
+            verdict = await self.robots.check(url)
+            if verdict.crawl_delay:
+                self.hosts.set_delay(host, verdict.crawl_delay)
+            if not verdict.allowed:
+                result = _failure(url, verdict.reason or verdict.status)
+                result.robots = verdict.status
+                return result
         request_headers = {}
         if etag:
             request_headers["If-None-Match"] = etag
         if last_modified:
             request_headers["If-Modified-Since"] = last_modified
-        try:
-            session = self._get_session()
-            async with session.get(url, headers=request_headers, max_redirects=MAX_REDIRECTS) as resp:
-                return await self._read(url, resp, etag, last_modified, previous_hash)
-        except Exception as exc:  # noqa: BLE001 - the contract is: never raise for fetch problems
-            return _failure(url, self._describe(exc, url))
+        async with self.hosts.slot(host):
+            try:
+                session = self._get_session()
+                async with session.get(url, headers=request_headers, max_redirects=MAX_REDIRECTS) as resp:
+                    result = await self._read(url, resp, etag, last_modified, previous_hash)
+            except Exception as exc:  # noqa: BLE001 - the contract is: never raise for fetch problems
+                return _failure(url, self._describe(exc, url))
+        if result.retry_after and result.status in (429, 503):
+            self.hosts.pause(host, result.retry_after)
+        return result
+
+    async def _fetch_robots(self, url: str) -> tuple[int, str | None, str | None]:
+        result = await self.get(url)
+        text = result.body.decode("utf-8", "replace") if result.body is not None else None
+        return result.status, text, result.error
 
     async def _read(
         self,

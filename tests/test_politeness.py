@@ -1,0 +1,131 @@
+"""Politeness against a real local server: per-host concurrency, delay, Retry-After, robots.txt.
+
+Spacing checks are lower bounds only (a slow machine can only make gaps longer)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from monitor.fetch.http import HttpClient
+from tests.servers import Response
+
+
+class InFlight:
+    """A route that records how many requests were in flight at once, and when each started."""
+
+    def __init__(self, hold: float = 0.0, response: Response | None = None):
+        self.hold = hold
+        self.response = response or Response("ok", content_type="text/plain")
+        self.current = 0
+        self.peak = 0
+        self.starts: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, _req):
+        with self._lock:
+            self.current += 1
+            self.peak = max(self.peak, self.current)
+            self.starts.append(time.monotonic())
+        time.sleep(self.hold)
+        with self._lock:
+            self.current -= 1
+        return self.response
+
+
+def fetch_all(client: HttpClient, urls: list[str], **kwargs):
+    async def go():
+        async with client:
+            return await asyncio.gather(*(client.get(u, **kwargs) for u in urls))
+
+    return asyncio.run(go())
+
+
+def gaps(starts: list[float]) -> list[float]:
+    starts = sorted(starts)
+    return [b - a for a, b in zip(starts, starts[1:], strict=False)]
+
+
+def test_a_host_never_sees_more_than_its_concurrency(site):
+    route = InFlight(hold=0.2)
+    for i in range(8):
+        site.route(f"/p{i}", route)
+    results = fetch_all(HttpClient(per_host=2, delay=0), [site.url(f"/p{i}") for i in range(8)])
+    assert all(r.ok for r in results)
+    assert route.peak == 2
+
+
+def test_requests_to_a_host_are_spaced_by_its_delay(site):
+    route = InFlight()
+    for i in range(4):
+        site.route(f"/p{i}", route)
+    results = fetch_all(HttpClient(per_host=4, delay=0.25), [site.url(f"/p{i}") for i in range(4)])
+    assert all(r.ok for r in results) and len(route.starts) == 4
+    assert min(gaps(route.starts)) >= 0.2
+
+
+def test_retry_after_pauses_the_host(site):
+    calls = {"n": 0}
+    route = InFlight()
+
+    def busy(req):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return Response("busy", status=503, content_type="text/plain", headers={"Retry-After": "1"})
+        return route(req)
+
+    site.route("/busy", busy)
+    site.route("/next", route)
+
+    async def go():
+        async with HttpClient(per_host=2, delay=0) as client:
+            first = await client.get(site.url("/busy"))
+            sent = time.monotonic()
+            second = await client.get(site.url("/next"))
+            return first, second, sent
+
+    first, second, sent = asyncio.run(go())
+    assert first.status == 503 and first.retry_after == 1.0
+    assert second.ok
+    assert route.starts[0] - sent >= 0.9
+
+
+ROBOTS = """User-agent: *
+Disallow: /private/
+Crawl-delay: 0.3
+"""
+
+
+def test_robots_disallow_is_obeyed_and_nothing_is_requested(site):
+    site.route("/robots.txt", Response(ROBOTS, content_type="text/plain"))
+    route = InFlight()
+    site.route("/private/secret", route)
+    site.route("/news/a", route)
+    site.route("/news/b", route)
+    client = HttpClient(per_host=2, delay=0)
+    blocked, a, b = fetch_all(
+        client, [site.url("/private/secret"), site.url("/news/a"), site.url("/news/b")], robots=True
+    )
+    assert blocked.robots == "disallowed" and not blocked.ok and "robots.txt" in blocked.error
+    assert site.hits("/private/secret") == 0
+    assert a.ok and b.ok
+    assert site.hits("/robots.txt") == 1  # cached for the host
+    assert min(gaps(route.starts)) >= 0.25  # Crawl-delay applied
+
+
+def test_robots_errors_follow_rfc_9309(site):
+    site.route("/a", Response("ok", content_type="text/plain"))
+    site.route("/robots.txt", Response("gone", status=404, content_type="text/plain"))
+    (missing,) = fetch_all(HttpClient(delay=0), [site.url("/a")], robots=True)
+    assert missing.ok  # 4xx: no rules
+    site.route("/robots.txt", Response("oops", status=500, content_type="text/plain"))
+    (broken,) = fetch_all(HttpClient(delay=0), [site.url("/a")], robots=True)
+    assert broken.robots == "unavailable" and not broken.ok and "robots.txt unavailable" in broken.error
+
+
+def test_feeds_skip_robots_by_default(site):
+    site.route("/robots.txt", Response("User-agent: *\nDisallow: /\n", content_type="text/plain"))
+    site.route("/feed.xml", Response("<rss/>", content_type="application/rss+xml"))
+    (result,) = fetch_all(HttpClient(delay=0), [site.url("/feed.xml")])
+    assert result.ok and site.hits("/robots.txt") == 0
