@@ -1,0 +1,95 @@
+"""Logging: text for people or JSON for machines, with the source and article on every line."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+_source: contextvars.ContextVar[str | None] = contextvars.ContextVar("source", default=None)
+_article: contextvars.ContextVar[str | None] = contextvars.ContextVar("article", default=None)
+
+NOISY = (
+    "apscheduler",
+    "alembic",
+    "trafilatura",
+    "htmldate",
+    "charset_normalizer",
+    "asyncio",
+    "aiohttp.access",
+)
+
+
+@contextmanager
+def log_context(*, source: str | None = None, article: str | None = None) -> Iterator[None]:
+    """Every log line written inside (in this task) carries ``source`` and ``article``."""
+    tokens = []
+    if source is not None:
+        tokens.append((_source, _source.set(source)))
+    if article is not None:
+        tokens.append((_article, _article.set(article)))
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.source = getattr(record, "source", None) or _source.get()
+        record.article = getattr(record, "article", None) or _article.get()
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger: message [source=… article=…]``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extra = [f"{k}={getattr(record, k)}" for k in ("source", "article") if getattr(record, k, None)]
+        return f"{line} [{' '.join(extra)}]" if extra else line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, source, article, error."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("source", "article"):
+            if getattr(record, key, None):
+                data[key] = getattr(record, key)
+        if record.exc_info:
+            data["error"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def setup_logging(*, level: int = logging.INFO, fmt: str = "text", rich_console=None) -> None:
+    """Configure the root logger once: ``fmt`` is "text" or "json"; a rich console for terminals."""
+    if fmt == "json":
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+    elif rich_console is not None:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=rich_console, show_path=False, rich_tracebacks=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(TextFormatter())
+    handler.addFilter(_ContextFilter())
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    for name in NOISY:
+        logging.getLogger(name).setLevel(logging.WARNING)
