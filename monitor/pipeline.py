@@ -165,6 +165,13 @@ def _backoff(base: float, attempts: int, cap: float) -> float:
     return delay * random.uniform(0.9, 1.1)
 
 
+_sources = Source.__table__
+_SOURCE_STATE = select(_sources.c.etag, _sources.c.last_modified, _sources.c.content_hash).where(
+    _sources.c.id == bindparam("b_id")
+)
+_SOURCE_OK = update(_sources).where(_sources.c.id == bindparam("b_id"))
+
+
 def _record_source(
     rt: Runtime,
     source: SourceConfig,
@@ -176,27 +183,35 @@ def _record_source(
     validators: bool = False,
     retry_after: float | None = None,
 ) -> None:
+    """Store the outcome of a poll in the source's row: success resets the failure count and
+    schedules the next poll one interval later; a failure backs off exponentially."""
     now = utcnow()
+    source_id = rt.source_ids[source.name]
     with transaction(rt.factory) as session:
-        row = session.get(Source, rt.source_ids[source.name])
-        row.last_polled_at = now
-        if error is None:
-            row.last_success_at = now
-            row.last_error = None
-            row.consecutive_failures = 0
-            row.next_poll_at = now + timedelta(seconds=source.interval)
+        if error is None:  # the common case, kept cheap: one prebuilt UPDATE
+            values = {
+                "b_id": source_id,
+                "last_polled_at": now,
+                "last_success_at": now,
+                "last_error": None,
+                "consecutive_failures": 0,
+                "next_poll_at": now + timedelta(seconds=source.interval),
+            }
             if validators:
-                row.etag, row.last_modified, row.content_hash = etag, last_modified, content_hash
-        else:
-            row.last_error = error
-            row.last_error_at = now
-            row.consecutive_failures = (row.consecutive_failures or 0) + 1
-            delay = max(
-                source.interval,
-                retry_after or 0,
-                _backoff(source.interval, row.consecutive_failures, rt.settings.source_retry_max),
-            )
-            row.next_poll_at = now + timedelta(seconds=delay)
+                values.update(etag=etag, last_modified=last_modified, content_hash=content_hash)
+            session.connection().execute(_SOURCE_OK, values)
+            return
+        row = session.get(Source, source_id)
+        row.last_polled_at = now
+        row.last_error = error
+        row.last_error_at = now
+        row.consecutive_failures = (row.consecutive_failures or 0) + 1
+        delay = max(
+            source.interval,
+            retry_after or 0,
+            _backoff(source.interval, row.consecutive_failures, rt.settings.source_retry_max),
+        )
+        row.next_poll_at = now + timedelta(seconds=delay)
 
 
 # --------------------------------------------------------------------------- articles
@@ -508,8 +523,7 @@ async def poll_source(rt: Runtime, source: SourceConfig) -> PollReport:
     source_id = rt.source_ids[source.name]
     try:
         with rt.factory() as session:
-            row = session.get(Source, source_id)
-            etag, last_modified, previous_hash = row.etag, row.last_modified, row.content_hash
+            etag, last_modified, previous_hash = session.execute(_SOURCE_STATE, {"b_id": source_id}).one()
         result = await rt.http.get(
             source.url, etag=etag, last_modified=last_modified, previous_hash=previous_hash
         )
