@@ -133,14 +133,37 @@ class SourceConfig(_Strict):
         return self.feed or self.html or ""
 
 
+# ISO 639-1 language codes, for the topics' `languages:` filter.
+_ISO_639_1_CODES = """aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de
+    dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id
+    ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu
+    lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu
+    rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr
+    ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu"""
+ISO_639_1 = frozenset(_ISO_639_1_CODES.split())
+
+
+def _check_language(value: str) -> str:
+    """A language code such as ``fr`` (or a tag such as ``fr-FR``: only ``fr`` is compared)."""
+    primary = re.split(r"[-_]", value.strip(), maxsplit=1)[0].lower()
+    if primary not in ISO_639_1:
+        raise ValueError(
+            f"unknown language {value!r}: use two-letter ISO 639-1 codes such as 'en', 'fr', 'ar'"
+        )
+    return value.strip()
+
+
 class TopicConfig(_Strict):
-    """A watch topic: keywords (any of) and/or a boolean query, minus excluded terms."""
+    """A watch topic: keywords (any of) and/or a boolean query, minus excluded terms; optionally
+    only for some sources and languages."""
 
     name: str = Field(min_length=1)
     keywords: list[str] = Field(default_factory=list)
     query: str | None = None
     exclude: list[str] = Field(default_factory=list)
     channels: list[str] | None = None
+    sources: list[str] | None = None  # only articles of these sources (names); default: all
+    languages: list[str] | None = None  # only articles in these languages (ISO 639-1); default: all
 
     @field_validator("keywords", "exclude")
     @classmethod
@@ -150,6 +173,20 @@ class TopicConfig(_Strict):
                 raise ValueError(f"item {i} is empty")
         return [str(v) for v in values]
 
+    @field_validator("sources", "languages")
+    @classmethod
+    def _filter(cls, values: list[str] | None) -> list[str] | None:
+        if values is None:
+            return None
+        if not values:
+            raise ValueError("an empty list matches nothing: remove the key to allow every value")
+        return [str(v) for v in values]
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else [_check_language(v) for v in values]
+
     @model_validator(mode="after")
     def _something(self) -> TopicConfig:
         if not self.keywords and not (self.query and self.query.strip()):
@@ -158,11 +195,24 @@ class TopicConfig(_Strict):
 
 
 class ChannelConfig(_Strict):
-    """Where alerts go: any apprise URL; immediate, or a digest on a cron schedule."""
+    """Where alerts go: any apprise URL; immediate, or a digest on a cron schedule.
+
+    ``max_per_hour`` (immediate channels only): at most that many messages in any rolling hour;
+    past it, alerts are held and sent together in one bundled message, never dropped.
+    """
 
     name: str = Field(min_length=1)
     url: str = Field(min_length=1)
     digest: str | None = None
+    max_per_hour: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _flood_control(self) -> ChannelConfig:
+        if self.digest and self.max_per_hour is not None:
+            raise ValueError(
+                "'max_per_hour' applies to immediate channels; a 'digest' channel sends one message per period"
+            )
+        return self
 
     @field_validator("url")
     @classmethod
@@ -355,6 +405,15 @@ def _semantic_checks(cfg: Config) -> list[tuple[tuple, str]]:
                 if not channel_names:
                     hint = " (no channels are defined)"
                 problems.append(((("topics", i, "channels")), f"unknown channel {name!r}{hint}"))
+    source_names = [s.name for s in cfg.sources]
+    for i, topic in enumerate(cfg.topics):
+        for j, name in enumerate(topic.sources or []):
+            if name not in source_names:
+                close = difflib.get_close_matches(name, source_names, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                if not source_names:
+                    hint = " (no sources are defined)"
+                problems.append((("topics", i, "sources", j), f"unknown source {name!r}{hint}"))
     problems.extend(_channel_url_problems(cfg))
     problems.extend(_topic_problems(cfg))
     return problems

@@ -204,3 +204,40 @@ def test_topic_and_channel_problems_point_at_their_line(tmp_path, old, new, expe
     message = error_of(path)
     assert message.startswith(str(path) + ":"), message
     assert expected in message, message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("    channels: [press]\n", "    channels: [press]\n    sources: [MWN, Ya Bildi]\n",
+         ":16: topics[0].sources[1]: unknown source 'Ya Bildi' (did you mean 'Ya Biladi'?)"),
+        ("    channels: [press]\n", "    channels: [press]\n    sources: []\n",
+         ":16: topics[0].sources: an empty list matches nothing"),
+        ("    channels: [press]\n", "    channels: [press]\n    languages: [fr, fre]\n",
+         ":16: topics[0].languages: unknown language 'fre': use two-letter ISO 639-1 codes"),
+        ("    query: '\"data centre\" OR datacenter'\n", "    query: 'datacenter~2'\n",
+         ":17: topics[1].query: topic 'Data centres': query 'datacenter~2': fuzzy search"),
+        ("    query: '\"data centre\" OR datacenter'\n", "    query: 'datacenter OR author:x'\n",
+         ":17: topics[1].query: topic 'Data centres': query 'datacenter OR author:x': unknown field "
+         "'author:' (use title: or body:; quote text that contains ':') at column 15"),
+        ("    query: '\"data centre\" OR datacenter'\n", "    query: 'da*'\n",
+         ":17: topics[1].query: topic 'Data centres': query 'da*': a prefix needs at least 3 letters"),
+        ("    exclude: [Gaza]\n", "    exclude: [Ga*]\n",
+         ":18: topics[1].exclude[0]: topic 'Data centres': exclude term 'Ga*': a prefix needs at least 3"),
+    ],
+)  # fmt: skip
+def test_topic_filters_and_queries_point_at_their_line(tmp_path, old, new, expected):
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new))
+    message = error_of(path)
+    assert message.startswith(str(path) + ":"), message
+    assert expected in message, message
+
+
+def test_topic_filters_load(tmp_path):
+    text = GOOD.replace(
+        "    channels: [press]\n", "    channels: [press]\n    sources: [MWN]\n    languages: [fr, ar-MA]\n"
+    )
+    cfg = load(write(tmp_path, text))
+    assert cfg.topics[0].sources == ["MWN"] and cfg.topics[0].languages == ["fr", "ar-MA"]
+    assert cfg.topics[1].sources is None and cfg.topics[1].languages is None

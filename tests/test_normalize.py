@@ -60,6 +60,14 @@ from monitor.match.normalize import (
         ("مراكز، البيانات؟", ("مراكز", "البيانات")),  # Arabic comma and question mark
         # digits
         ("٢٠٢٤ ۱۴۰۳ 2024", ("2024", "1403", "2024")),
+        ("رؤية ٢٠٣٠", ("رويه", "2030")),
+        ("x²", ("x2",)),  # NFKC superscript
+        # Latin letters Unicode does not decompose
+        ("Cœur ŒUVRE", ("coeur", "oeuvre")),
+        ("Kılıçdaroğlu Łódź Ærø", ("kilicdaroglu", "lodz", "aero")),
+        # apostrophes of every kind separate words
+        ("l‘énergie lʼénergie l＇énergie l`énergie", ("energie",) * 4),
+        ("Seghrouchni’s", ("seghrouchni", "s")),
     ],
 )
 def test_words(text: str, words: tuple[str, ...]) -> None:
@@ -141,3 +149,54 @@ def test_normalising_is_idempotent() -> None:
         words = normalize_term(text)
         assert normalize_term(" ".join(words)) == words
         assert fold(fold(text)) == fold(text)
+
+
+_HARAKAT = "\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0670"  # tanwin, vowels, shadda, sukun, alef
+_ARABIC_WORDS = ["السغروشني", "الوزيرة", "مركز", "البيانات", "المغرب", "الرقمي", "امل", "الفلاح"]
+
+
+def test_arabic_diacritics_and_tatweel_never_change_the_words() -> None:
+    rng = random.Random(17)
+    for _ in range(300):
+        words = rng.sample(_ARABIC_WORDS, rng.randint(1, 4))
+        decorated = []
+        for word in words:
+            letters = []
+            for letter in word:
+                letters.append(letter)
+                if rng.random() < 0.4:
+                    letters.append(rng.choice(_HARAKAT))
+                if rng.random() < 0.15:
+                    letters.append("\u0640")  # tatweel
+            decorated.append("".join(letters))
+        text = rng.choice([" ", "، ", " - ", "\u00a0"]).join(decorated)
+        assert normalize(text).words == [normalize_term(w)[0] for w in words], text
+
+
+def test_latin_accents_and_case_never_change_the_words() -> None:
+    rng = random.Random(19)
+    accents = [
+        "\u0301",
+        "\u0300",
+        "\u0302",
+        "\u0308",
+        "\u0327",
+    ]  # acute, grave, circumflex, diaeresis, cedilla
+    for _ in range(300):
+        words = [
+            "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(1, 9)))
+            for _ in range(3)
+        ]
+        decorated = [
+            "".join(ch + (rng.choice(accents) if rng.random() < 0.3 else "") for ch in w) for w in words
+        ]
+        text = " ".join(w.upper() if rng.random() < 0.3 else w for w in decorated)
+        for form in ("NFC", "NFD"):
+            assert normalize(unicodedata.normalize(form, text)).words == words, text
+
+
+def test_separators_split_words() -> None:
+    separators = ["-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212", "\u00a0", "\u202f", "\u2009",
+                  "'", "\u2019", "/", "_", ".", "…", "·"]  # fmt: skip
+    for sep in separators:
+        assert normalize(f"data{sep}centre").words == ["data", "centre"], repr(sep)

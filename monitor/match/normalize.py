@@ -9,7 +9,8 @@
   letters rather than decorate them; invisible format characters (soft hyphen, ZWJ/ZWNJ, bidi marks)
   vanish;
 - Arabic letter variants are unified: alef forms (أ إ آ ٱ) → ا, ؤ → و, ئ → ي, ة → ه, ى/ی → ي,
-  ک → ك, and tatweel (ـ) vanishes;
+  ک → ك, and tatweel (ـ) vanishes; Latin letters without a decomposition are spelled out
+  (œ → oe, æ → ae, ø → o, ł → l, đ ð → d, ı → i);
 - every decimal digit (Arabic-Indic, Persian …) becomes an ASCII digit;
 - apostrophes of every kind become ``'``; any other character that is not a letter, mark or digit
   (punctuation, hyphens, dashes, NBSP, symbols) becomes a space.
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 _APOSTROPHES = frozenset("'\u2019\u2018\u201b\u02bc\u02bb\u02b9\u0060\u00b4\u2032\uff07")
-_ARABIC_FOLD = {
+_LETTER_FOLD = {
     "\u0671": "\u0627",  # ٱ alef wasla
     "\u0672": "\u0627",  # ٲ alef with wavy hamza above
     "\u0673": "\u0627",  # ٳ alef with wavy hamza below
@@ -48,6 +49,14 @@ _ARABIC_FOLD = {
     "\u06a9": "\u0643",  # ک keheh → ك
     "\u06d5": "\u0647",  # ە ae (from ۀ) → ه
     "\u0640": "",  # ـ tatweel
+    # Latin letters that Unicode does not decompose but writers replace by plain ones.
+    "\u0153": "oe",  # œ (cœur = coeur)
+    "\u00e6": "ae",  # æ
+    "\u00f8": "o",  # ø
+    "\u0142": "l",  # ł
+    "\u0111": "d",  # đ
+    "\u00f0": "d",  # ð
+    "\u0131": "i",  # ı dotless i
 }
 # Combining classes of marks that are part of the letter, not a diacritic: nukta, kana voicing, virama.
 _KEPT_COMBINING = frozenset({7, 8, 9})
@@ -61,8 +70,8 @@ def _fold_char(ch: str) -> str:
     out = []
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", ch).casefold())
     for d in decomposed:
-        if d in _ARABIC_FOLD:
-            out.append(_ARABIC_FOLD[d])
+        if d in _LETTER_FOLD:
+            out.append(_LETTER_FOLD[d])
             continue
         category = unicodedata.category(d)
         kind = category[0]

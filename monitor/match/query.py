@@ -1,17 +1,22 @@
-"""Parse a topic's boolean query into a small tree that the engine evaluates.
+"""Parse a topic's query (Lucene syntax, with luqum) into a small tree that the engine evaluates.
 
-First version of the language (a later one parses full Lucene syntax with luqum and returns the
-same node types):
+Supported:
 
-- bare words and ``"quoted phrases"``; a word with inner separators (``data-centre``) is a phrase;
-- ``AND``, ``OR``, ``NOT`` in upper case (lower-case ``and``/``or``/``not`` are plain words, as in
-  Lucene); parentheses group;
-- precedence: ``NOT`` binds tightest, then ``AND``, then ``OR``; ``x NOT y`` means ``x AND NOT y``;
-- words side by side with no operator are OR-ed (Lucene's default operator), so
-  ``a b NOT c`` is ``a OR (b AND NOT c)``; write ``(a b) NOT c`` to exclude ``c`` from both.
+- words, ``"quoted phrases"`` (a word with inner separators, ``data-centre``, is a phrase too);
+- ``AND``, ``OR``, ``NOT`` in capitals, parentheses; ``AND`` binds tighter than ``OR``;
+- prefixes: a trailing ``*`` (``minist*``), at least 3 letters before it;
+- proximity: ``"seghrouchni minister"~5``, every word, in any order, with at most 5 other words
+  among them;
+- fields: ``title:x``, ``body:(x OR y)``; without a field a term may be in either;
+- terms side by side with no operator follow Lucene's rules for its default operator (OR): any of
+  the plain terms, none of the ``-term`` / ``NOT term`` ones, all of the ``+term`` ones. So
+  ``Seghrouchni -football`` is ``Seghrouchni AND NOT football`` and ``a b NOT c`` is
+  ``(a OR b) AND NOT c``.
 
-Wildcards, fuzzy and proximity (``~``), boosts (``^``), fields (``title:``), ranges and ``+``/``-``
-prefixes are rejected with a :class:`QueryError` rather than silently matched as text.
+Everything else is rejected with a :class:`QueryError` naming the topic, the query, the problem
+and its column, rather than silently matched as text: fuzzy ``word~``, regular expressions,
+ranges, boosts ``^``, other wildcards, other fields, ``&&`` / ``||`` / ``!``, and lower-case
+``and`` / ``or`` / ``not`` (an operator written in the wrong case; quote the word to search it).
 """
 
 from __future__ import annotations
@@ -20,7 +25,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["And", "Node", "Not", "Or", "QueryError", "Term", "parse", "terms"]
+from luqum import tree as lq
+from luqum.exceptions import IllegalCharacterError, ParseError
+from luqum.parser import lexer as _lexer
+from luqum.thread import parse as _luqum_parse
+
+__all__ = ["FIELDS", "And", "Field", "Near", "Node", "Not", "Or", "QueryError", "Term", "parse", "terms"]
+
+FIELDS = ("title", "body")
 
 
 class QueryError(ValueError):
@@ -45,11 +57,29 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class Term:
-    """A word or phrase, as written (without its quotes); ``position`` is its offset in the query."""
+    """A word or phrase as written (no quotes, no trailing ``*``); ``position`` is its offset."""
 
     text: str
     position: int = 0
     quoted: bool = False
+    prefix: bool = False  # the last word is a prefix (``minist*``)
+
+
+@dataclass(frozen=True)
+class Near:
+    """``"a b c"~distance``: every word, in any order, with at most ``distance`` other words among them."""
+
+    text: str
+    distance: int
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class Field:
+    """``name:child``: the child only looks at the title or only at the body."""
+
+    name: str
+    child: Node
 
 
 @dataclass(frozen=True)
@@ -67,166 +97,243 @@ class Not:
     child: Node
 
 
-Node = Term | And | Or | Not
+Node = Term | Near | Field | And | Or | Not
 
-_LEXEME = re.compile(r'\s+|(?P<paren>[()])|(?P<phrase>"[^"]*")|(?P<quote>")|(?P<word>[^\s()"]+)')
-_OPERATORS = frozenset({"AND", "OR", "NOT"})
-_UNSUPPORTED = re.compile(r"[*?~^:\[\]{}\\]")
-_UNSUPPORTED_WHAT = {
-    "*": "wildcards",
-    "?": "wildcards",
-    "~": "fuzzy/proximity search (~)",
-    "^": "boosts (^)",
-    ":": "field queries (field:)",
-    "[": "ranges",
-    "]": "ranges",
-    "{": "ranges",
-    "}": "ranges",
-    "\\": "escapes (\\)",
-}
+_LOWER_OPERATORS = frozenset({"and", "or", "not"})
+_SYMBOL_OPERATORS = {"&&": "AND", "||": "OR", "!": "NOT"}
+_OPERATOR_TOKENS = {"AND_OP", "OR_OP", "NOT", "PLUS", "MINUS", "COLUMN"}
+_ESCAPE = re.compile(r"\\(.)")
 
 
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # "(", ")", "AND", "OR", "NOT", "term"
-    position: int
-    text: str = ""
-    quoted: bool = False
+def _unescape(text: str) -> str:
+    return _ESCAPE.sub(r"\1", text)
 
 
-def _lex(query: str, topic: str | None) -> list[_Token]:
-    tokens: list[_Token] = []
-    pos = 0
-    while pos < len(query):
-        m = _LEXEME.match(query, pos)
-        assert m is not None  # the last alternative matches any non-space, non-quote character
-        if m.group("paren"):
-            tokens.append(_Token(m.group("paren"), pos))
-        elif m.group("phrase"):
-            text = m.group("phrase")[1:-1]
-            if not text.strip():
-                raise QueryError(topic, query, "empty phrase", pos)
-            tokens.append(_Token("term", pos, text, quoted=True))
-        elif m.group("quote"):
-            raise QueryError(topic, query, "unterminated quote", pos)
-        elif m.group("word"):
-            tokens.append(_word_token(m.group("word"), pos, query, topic))
-        pos = m.end()
-    return tokens
+class _Converter:
+    """luqum tree → our tree, rejecting what the engine does not do."""
 
-
-def _word_token(word: str, pos: int, query: str, topic: str | None) -> _Token:
-    if word in _OPERATORS:
-        return _Token(word, pos)
-    bad = _UNSUPPORTED.search(word)
-    if bad:
-        what = _UNSUPPORTED_WHAT[bad.group()]
-        raise QueryError(
-            topic, query, f"{what} not supported yet in {word!r} (quote it to search the text)", pos
-        )
-    if word[0] in "+-" or word in ("&&", "||", "!"):
-        raise QueryError(topic, query, f"use AND / OR / NOT instead of {word!r}", pos)
-    return _Token("term", pos, word)
-
-
-class _Parser:
     def __init__(self, query: str, topic: str | None) -> None:
         self.query = query
         self.topic = topic
-        self.tokens = _lex(query, topic)
-        self.i = 0
 
     def error(self, problem: str, position: int | None) -> QueryError:
         return QueryError(self.topic, self.query, problem, position)
 
-    def peek(self) -> _Token | None:
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
+    def convert(self, item: lq.Item, field: str | None) -> Node:
+        if isinstance(item, lq.Word):
+            return self.word(item)
+        if isinstance(item, lq.Phrase):
+            return Term(self.phrase_text(item), item.pos, quoted=True)
+        if isinstance(item, lq.Proximity):
+            return self.proximity(item)
+        if isinstance(item, lq.BaseGroup):
+            return self.convert(item.expr, field)
+        if isinstance(item, lq.SearchField):
+            return self.search_field(item, field)
+        if isinstance(item, lq.Not | lq.Prohibit):
+            return Not(self.convert(item.a, field))
+        if isinstance(item, lq.Plus):
+            return self.convert(item.a, field)
+        if isinstance(item, lq.AndOperation):
+            return And(tuple(self.convert(c, field) for c in item.operands))
+        if isinstance(item, lq.OrOperation):
+            for child in item.operands:
+                if isinstance(child, lq.Plus):
+                    raise self.error("'+' inside OR is ambiguous: use AND", child.pos)
+            return Or(tuple(self.convert(c, field) for c in item.operands))
+        if isinstance(item, lq.UnknownOperation):
+            return self.implicit(item, field)
+        raise self.error(self.unsupported(item), item.pos)
 
-    def take(self) -> _Token:
-        token = self.tokens[self.i]
-        self.i += 1
-        return token
-
-    def parse(self) -> Node:
-        if not self.tokens:
-            raise self.error("the query is empty", None)
-        node = self.or_expr()
-        extra = self.peek()
-        if extra is not None:  # only a stray ")" can stop or_expr early
-            raise self.error("unexpected ')'", extra.position)
-        return node
-
-    def or_expr(self) -> Node:
-        children = [self.and_expr()]
-        while (token := self.peek()) is not None and token.kind != ")":
-            if token.kind == "OR":
-                self.take()
-                self.expect_operand(token)
-            children.append(self.and_expr())
-        return children[0] if len(children) == 1 else Or(tuple(children))
-
-    def and_expr(self) -> Node:
-        children = [self.unary()]
-        while (token := self.peek()) is not None and token.kind in ("AND", "NOT"):
-            self.take()
-            self.expect_operand(token)
-            operand = self.unary()
-            children.append(Not(operand) if token.kind == "NOT" else operand)
-        return children[0] if len(children) == 1 else And(tuple(children))
-
-    def unary(self) -> Node:
-        token = self.peek()
-        if token is not None and token.kind == "NOT":
-            self.take()
-            self.expect_operand(token)
-            return Not(self.unary())
-        return self.primary()
-
-    def primary(self) -> Node:
-        token = self.peek()
-        if token is None:
-            raise self.error("the query ends where a term is expected", len(self.query))
-        if token.kind == "term":
-            self.take()
-            return Term(token.text, token.position, token.quoted)
-        if token.kind == "(":
-            self.take()
-            if (inner := self.peek()) is not None and inner.kind == ")":
-                raise self.error("empty parentheses", token.position)
-            node = self.or_expr()
-            close = self.peek()
-            if close is None:
-                raise self.error("'(' is never closed", token.position)
-            self.take()
-            return node
-        if token.kind == ")":
-            raise self.error("unexpected ')'", token.position)
-        raise self.error(f"{token.kind!r} has no term before it", token.position)
-
-    def expect_operand(self, operator: _Token) -> None:
-        """After an operator, a term, '(' or NOT must follow."""
-        token = self.peek()
-        if token is None:
-            raise self.error(f"{operator.kind!r} has no term after it", operator.position)
-        if token.kind in ("AND", "OR", ")"):
-            raise self.error(
-                f"{operator.kind!r} must be followed by a term, not {token.kind!r}", token.position
+    def unsupported(self, item: lq.Item) -> str:
+        if isinstance(item, lq.Fuzzy):
+            return (
+                "fuzzy search ('~' after a word) is not supported; "
+                'for words near each other write "word1 word2"~5'
             )
+        if isinstance(item, lq.Regex):
+            return "regular expressions are not supported (quote the text to search it)"
+        if isinstance(item, lq.Range | lq.From | lq.To):
+            return "ranges are not supported"
+        if isinstance(item, lq.Boost):
+            return "boosts ('^') are not supported: they change ranking, not matching"
+        return f"{type(item).__name__} is not supported"
+
+    def word(self, item: lq.Word) -> Term:
+        value: str = item.value
+        for symbol, operator in _SYMBOL_OPERATORS.items():
+            if value == symbol or (symbol == "!" and value.startswith("!")):
+                raise self.error(f"write {operator} instead of {symbol!r}", item.pos)
+        if value.lower() in _LOWER_OPERATORS:
+            raise self.error(
+                f"write the operator in capitals ({value.upper()}) or quote the word to search it "
+                f'("{value}")',
+                item.pos,
+            )
+        wildcards = list(item.iter_wildcards())
+        if not wildcards:
+            return Term(_unescape(value), item.pos)
+        (start, end), char = wildcards[0]
+        if len(wildcards) > 1 or char != "*" or end != len(value):
+            raise self.error(
+                "only a trailing '*' is supported (a prefix such as minist*); no '?' or inner '*'",
+                item.pos + start,
+            )
+        if start == 0:
+            raise self.error("'*' alone would match every word: give a prefix such as minist*", item.pos)
+        return Term(_unescape(value[:-1]), item.pos, prefix=True)
+
+    def phrase_text(self, item: lq.Phrase) -> str:
+        raw = item.value[1:-1]
+        if not raw.strip():
+            raise self.error("empty phrase", item.pos)
+        star = raw.find("*")
+        if star >= 0:
+            raise self.error(
+                "'*' inside quotes is not a wildcard: write a prefix without quotes (minist*)",
+                item.pos + 1 + star,
+            )
+        return _unescape(raw)
+
+    def proximity(self, item: lq.Proximity) -> Near:
+        if not isinstance(item.term, lq.Phrase):
+            raise self.error("'~N' only applies to a quoted phrase", item.pos)
+        if item._implicit_degree:
+            raise self.error("give the distance after '~', e.g. \"word1 word2\"~5", item.pos + item.size - 1)
+        return Near(self.phrase_text(item.term), int(item.degree), item.pos)
+
+    def search_field(self, item: lq.SearchField, field: str | None) -> Field:
+        name = item.name.lower()
+        if name not in FIELDS:
+            raise self.error(
+                f"unknown field {item.name + ':'!r} (use title: or body:; quote text that contains ':')",
+                item.pos,
+            )
+        if field is not None and field != name:
+            raise self.error(f"{name}: inside {field}: can never match", item.pos)
+        return Field(name, self.convert(item.expr, name))
+
+    def implicit(self, item: lq.UnknownOperation, field: str | None) -> Node:
+        """Terms side by side: Lucene's clauses (``+`` required, ``-``/NOT excluded, others any of)."""
+        required: list[Node] = []
+        optional: list[Node] = []
+        excluded: list[Node] = []
+        for child in item.operands:
+            if isinstance(child, lq.Plus):
+                required.append(self.convert(child.a, field))
+            elif isinstance(child, lq.Not | lq.Prohibit):
+                excluded.append(Not(self.convert(child.a, field)))
+            else:
+                optional.append(self.convert(child, field))
+        parts = list(required)
+        if optional and not required:  # with a required term, optional ones do not change the result
+            parts.append(optional[0] if len(optional) == 1 else Or(tuple(optional)))
+        parts += excluded
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+
+# --------------------------------------------------------------------------- syntax errors
+
+
+def _tokens(query: str) -> list[tuple[str, int, str]]:
+    """(type, offset, text) of the query's tokens, up to the first one luqum cannot read."""
+    lexer = _lexer.clone()
+    lexer.input(query)
+    found = []
+    try:
+        while (token := lexer.token()) is not None:
+            value = token.value
+            text = value.value if isinstance(value, lq.Term) else str(value)
+            found.append((token.type, token.lexpos, text))
+    except ParseError:
+        pass
+    return found
+
+
+def _operator(tokens: list[tuple[str, int, str]], index: int) -> tuple[str, int]:
+    """The operator token at ``index`` and its offset: ``AND``, ``-``, or ``title:`` for a field."""
+    kind, pos, text = tokens[index]
+    if kind == "COLUMN" and index > 0:
+        return tokens[index - 1][2] + text, tokens[index - 1][1]
+    return text, pos
+
+
+def _syntax_problem(query: str, message: str) -> tuple[str, int | None]:
+    """A readable problem and its offset, from luqum's syntax error message."""
+    tokens = _tokens(query)
+    unexpected = re.search(r"unexpected\s+'(.*)' at position (\d+)!?$", message)
+    if unexpected is None:  # the query ended early
+        opened = []
+        for kind, pos, _ in tokens:
+            if kind == "LPAREN":
+                opened.append(pos)
+            elif kind == "RPAREN" and opened:
+                opened.pop()
+        if opened:
+            return "'(' is never closed", opened[-1]
+        if tokens and tokens[-1][0] in _OPERATOR_TOKENS:
+            operator, at = _operator(tokens, len(tokens) - 1)
+            return f"{operator!r} has no term after it", at
+        return "the query ends where a term is expected", len(query)
+    text, pos = unexpected.group(1), int(unexpected.group(2))
+    index = next((i for i, t in enumerate(tokens) if t[1] == pos), None)
+    kind = tokens[index][0] if index is not None else ""
+    previous = tokens[index - 1] if index else None
+    if kind == "RPAREN":
+        if previous and previous[0] == "LPAREN":
+            return "empty parentheses", previous[1]
+        if previous and previous[0] in _OPERATOR_TOKENS:
+            operator, at = _operator(tokens, index - 1)
+            return f"{operator!r} has no term after it", at
+        return "unexpected ')'", pos
+    if kind in ("AND_OP", "OR_OP"):
+        if previous is None or previous[0] == "LPAREN":
+            return f"{text!r} has no term before it", pos
+        if previous[0] in _OPERATOR_TOKENS:
+            return f"{previous[2]!r} must be followed by a term, not {text!r}", pos
+    return f"unexpected {text!r}", pos
+
+
+def _luqum_tree(query: str, topic: str | None) -> lq.Item:
+    try:
+        return _luqum_parse(query)
+    except IllegalCharacterError as exc:
+        found = re.search(r"at position (\d+)$", str(exc))
+        pos = int(found.group(1)) if found else 0
+        char = query[pos : pos + 1]
+        if char == '"':
+            problem = "unterminated quote"
+        elif char == "'":
+            problem = 'use double quotes for phrases ("like this")'
+        else:
+            problem = f"unexpected character {char!r}"
+        raise QueryError(topic, query, problem, pos) from None
+    except ParseError as exc:
+        problem, pos = _syntax_problem(query, str(exc))
+        raise QueryError(topic, query, problem, pos) from None
+    except ValueError:  # luqum's int() of a proximity such as "a b"~1.5
+        found = re.search(r"~[\d.]*", query)
+        raise QueryError(
+            topic, query, "the distance after '~' must be a whole number", found.start() if found else None
+        ) from None
 
 
 def parse(query: str, topic: str | None = None) -> Node:
-    """Parse ``query`` into a tree of :class:`Term`, :class:`And`, :class:`Or` and :class:`Not`.
+    """Parse ``query`` into a tree of :class:`Term`, :class:`Near`, :class:`Field`, :class:`And`,
+    :class:`Or` and :class:`Not`.
 
     Raises :class:`QueryError` naming ``topic``, the query, the problem and its column.
     """
-    return _Parser(query, topic).parse()
+    if not query.strip():
+        raise QueryError(topic, query, "the query is empty")
+    return _Converter(query, topic).convert(_luqum_tree(query, topic), None)
 
 
-def terms(node: Node) -> Iterator[Term]:
+def terms(node: Node) -> Iterator[Term | Near]:
     """Every term of a tree, left to right."""
-    if isinstance(node, Term):
+    if isinstance(node, Term | Near):
         yield node
-    elif isinstance(node, Not):
+    elif isinstance(node, Not | Field):
         yield from terms(node.child)
     else:
         for child in node.children:
