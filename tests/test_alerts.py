@@ -215,8 +215,13 @@ def test_json_channel_gets_one_post_with_the_alert(session_factory, site, t0):
     assert len(site.posts("/hook")) == 1
 
 
-def test_email_reaches_the_smtp_server(session_factory, smtp, t0):
-    add_story(session_factory, ["press"])
+def test_email_is_html_with_a_text_part(session_factory, smtp, t0):
+    add_story(
+        session_factory,
+        ["press"],
+        title="Seghrouchni & <partners> sign deal",
+        also=[("Hespress", "https://hespress.example/a?x=1&y=2")],
+    )
     url = f"mailto://127.0.0.1:{smtp.port}?from=monitor@example.org&to=press@example.org"
 
     stats = send_pending(session_factory, config(("press", url)), now=t0)
@@ -225,29 +230,84 @@ def test_email_reaches_the_smtp_server(session_factory, smtp, t0):
     (msg,) = smtp.messages
     assert msg["from"] == "monitor@example.org" and msg["to"] == ["press@example.org"]
     parsed = email.message_from_string(msg["data"], policy=policy.default)
-    assert parsed["Subject"] == "[Seghrouchni] Minister Seghrouchni opens the data centre"
-    assert parsed.get_content_type() == "text/plain"
-    text = parsed.get_content()
+    assert parsed["Subject"] == "[Seghrouchni] Seghrouchni & <partners> sign deal"
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
+    html = parsed.get_body(preferencelist=("html",)).get_content()
+    assert '<a href="https://mwn.example/news/1">Seghrouchni &amp; &lt;partners&gt; sign deal</a>' in html
+    assert "… said Amal <mark>Seghrouchni</mark> on Monday …" in html
+    assert "2026-11-23 15:04 (Africa/Casablanca)" in html
+    assert "<b>Matched:</b> Seghrouchni, السغروشني" in html
+    assert 'Hespress: <a href="https://hespress.example/a?x=1&amp;y=2">' in html
+    text = parsed.get_body(preferencelist=("plain",)).get_content()
     assert "URL: https://mwn.example/news/1" in text
     assert "Matched: Seghrouchni, السغروشني" in text
+    assert "Seghrouchni & <partners> sign deal" in text
+    assert "Hespress: https://hespress.example/a?x=1&y=2" in text
+    assert "<mark>" not in text and "<b>" not in text
+
+
+def test_email_format_text_option_gives_plain_text(session_factory, smtp, t0):
+    add_story(session_factory, ["press"])
+    url = f"mailto://127.0.0.1:{smtp.port}?from=monitor@example.org&to=press@example.org&format=text"
+    assert send_pending(session_factory, config(("press", url)), now=t0).sent == 1
+    parsed = email.message_from_string(smtp.messages[0]["data"], policy=policy.default)
+    assert parsed.get_content_type() == "text/plain"
+    assert "Published: 2026-11-23 15:04 (Africa/Casablanca)" in parsed.get_content()
 
 
 def test_slack_payload(session_factory, slack_hook, t0):
     add_story(
         session_factory,
         ["slack"],
-        title="Seghrouchni & <partners> sign *deal*",
-        also=[("Hespress", "https://hespress.example/a")],
+        title="Seghrouchni & <partners> sign [deal]",
+        also=[("Hespress", "https://hespress.example/a?x=1&y=2")],
     )
 
     assert send_pending(session_factory, config(("slack", SLACK_URL)), now=t0).sent == 1
 
     (post,) = slack_hook.posts(SLACK_PATH)
-    attachment = post.json()["attachments"][0]
-    assert attachment["title"] == "[Seghrouchni] Seghrouchni &amp; &lt;partners&gt; sign *deal*"
-    assert "URL: https://mwn.example/news/1" in attachment["text"]
-    assert "Matched: Seghrouchni, السغروشني" in attachment["text"]
-    assert "Also reported by:\n- Hespress: https://hespress.example/a" in attachment["text"]
+    payload = post.json()
+    assert payload["mrkdwn"] is True
+    attachment = payload["attachments"][0]
+    assert attachment["title"] == "[Seghrouchni] Seghrouchni &amp; &lt;partners&gt; sign [deal]"
+    lines = attachment["text"].splitlines()
+    assert lines == [
+        "Topic: *Seghrouchni*",
+        "*<https://mwn.example/news/1|Seghrouchni &amp; &lt;partners&gt; sign [deal]>*",
+        "Outlet: Morocco World News · Published: 2026-11-23 15:04 (Africa/Casablanca)",
+        "Matched: Seghrouchni, السغروشني",
+        "> … said Amal *Seghrouchni* on Monday …",
+        "Also reported by: <https://hespress.example/a?x=1&amp;y=2|Hespress>",
+    ]
+
+
+def test_json_payload_carries_the_alert_fields(session_factory, site, t0):
+    site.route("/hook", Response("ok"))
+    add_story(session_factory, ["hook"], also=[("Hespress", "https://hespress.example/a")])
+    url = f"json://127.0.0.1:{site.port}/hook?:source=monitor"
+
+    assert send_pending(session_factory, config(("hook", url)), now=t0).sent == 1
+
+    (post,) = site.posts("/hook")
+    payload = post.json()
+    assert payload["source"] == "monitor"  # the URL's own payload extras still apply
+    assert payload["title"] == "[Seghrouchni] Minister Seghrouchni opens the data centre"
+    assert "URL: https://mwn.example/news/1" in payload["message"]  # readable text as before
+    alert = payload["alert"]
+    assert alert == {
+        "topic": "Seghrouchni",
+        "title": "Minister Seghrouchni opens the data centre",
+        "outlet": "Morocco World News",
+        "published": "2026-11-23T15:04:00+01:00",
+        "url": "https://mwn.example/news/1",
+        "terms": ["Seghrouchni", "السغروشني"],
+        "snippet": "… said Amal Seghrouchni on Monday …",
+        "highlights": [[12, 23]],
+        "also": [{"outlet": "Hespress", "url": "https://hespress.example/a"}],
+    }
+    start, end = alert["highlights"][0]
+    assert alert["snippet"][start:end] == "Seghrouchni"
 
 
 def test_down_channel_is_retried_later_and_delivered_once(session_factory, site, t0):

@@ -12,6 +12,12 @@ transaction. Two senders never claim the same row; a sender that dies after its 
 ``sending`` row that is claimed again once the lease expires (at most one duplicate, never a
 loss). Every transaction that writes starts with its write, so SQLite takes the write lock
 (with its busy timeout) instead of failing to upgrade a read snapshot.
+
+Flood control: a channel with ``max_per_hour`` gets at most that many messages in any rolling
+hour. When more rows are due than the hour allows, the last message allowed is one *bundle* of
+all the remaining rows; once the hour is used up, rows stay pending (held) until a slot frees,
+then go out together. Nothing is dropped. Every sent row records the message it went out in
+(``bundle_id``: its own id, or the first row of its bundle or digest), which is what is counted.
 """
 
 from __future__ import annotations
@@ -22,11 +28,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerts.render import build_view, render
-from monitor.alerts.send import SendResult, send_message
+from monitor.alerts.render import BatchView, Rendered, build_view, render_batch, render_message
+from monitor.alerts.send import SendResult, send_rendered
 from monitor.config import ChannelConfig, Config
 from monitor.db.models import (
     OUT_DEAD,
@@ -46,14 +52,26 @@ BACKOFF_CAP = 6 * 3600.0  # never wait longer than this between attempts
 BACKOFF_JITTER = 0.1  # up to +10 %, so failed rows do not retry in lockstep
 
 
+BUNDLE_MAX = 500  # rows in one flood bundle or digest message (more: several messages)
+HOUR = timedelta(hours=1)
+
+
 @dataclass
 class SendStats:
-    """What one :func:`send_pending` run did. ``skipped``: due rows another sender claimed first."""
+    """What one :func:`send_pending` run did, in rows. ``skipped``: due rows another sender
+    claimed first; ``held``: due rows kept pending by flood control; ``bundles``: bundled
+    messages sent (their rows count in ``sent``)."""
 
     sent: int = 0
     failed: int = 0
     dead: int = 0
     skipped: int = 0
+    held: int = 0
+    bundles: int = 0
+
+    def add(self, other: SendStats) -> None:
+        for name in ("sent", "failed", "dead", "skipped", "held", "bundles"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 # --------------------------------------------------------------------------- enqueue
@@ -115,7 +133,7 @@ def backoff(attempts: int) -> float:
     return delay * (1.0 + random.uniform(0.0, BACKOFF_JITTER))
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
+def due(now: datetime) -> ColumnElement[bool]:
     """Rows a sender may take at ``now``: pending/failed and due, or sending with an expired lease."""
     return or_(
         and_(
@@ -129,8 +147,51 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _digest_channels(config: Config) -> list[str]:
-    return [c.name for c in config.channels if c.digest]
+@dataclass(frozen=True)
+class Claimed:
+    """A row this sender holds (status ``sending`` until ``claimed_until``)."""
+
+    id: int
+    attempts: int
+
+
+def claim_where(
+    factory: sessionmaker[Session],
+    where: ColumnElement[bool],
+    *,
+    now: datetime,
+    limit: int,
+    lease: float,
+) -> tuple[list[Claimed], int]:
+    """Claim up to ``limit`` due rows matching ``where`` (oldest first) with a compare-and-set
+    UPDATE each, committed before returning; return (claimed rows, rows lost to other senders)."""
+    with factory() as session:
+        candidates = session.execute(
+            select(Alert.id, Alert.status, Alert.attempts)
+            .where(due(now), where)
+            .order_by(Alert.id)
+            .limit(limit)
+        ).all()
+    if not candidates:
+        return [], 0
+    until = now + timedelta(seconds=lease)
+    claimed: list[Claimed] = []
+    with factory() as session, session.begin():
+        for row_id, old_status, old_attempts in candidates:
+            result = session.execute(
+                update(Alert)
+                .where(
+                    Alert.id == row_id,
+                    Alert.status == old_status,
+                    Alert.attempts == old_attempts,
+                    due(now),
+                )
+                .values(status=OUT_SENDING, claimed_until=until)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:
+                claimed.append(Claimed(row_id, old_attempts))
+    return claimed, len(candidates) - len(claimed)
 
 
 def claim(
@@ -140,153 +201,205 @@ def claim(
     now: datetime | None = None,
     limit: int = 100,
     lease: float = 300.0,
+    exclude: Iterable[str] = (),
 ) -> tuple[list[int], int]:
     """Claim up to ``limit`` due rows for ``lease`` seconds; return (claimed ids, rows lost to others).
 
-    Rows of digest channels are left alone. The claim is committed before returning.
+    Rows of digest channels and of the ``exclude`` channels are left alone. The claim is
+    committed before returning.
     """
-    now = now or utcnow()
-    query = select(Alert.id, Alert.status, Alert.attempts).where(_due(now))
-    digest = _digest_channels(config)
-    if digest:
-        query = query.where(Alert.channel.not_in(digest))
-    with factory() as session:
-        candidates = session.execute(query.order_by(Alert.id).limit(limit)).all()
-    if not candidates:
-        return [], 0
-    until = now + timedelta(seconds=lease)
-    claimed: list[int] = []
-    with factory() as session, session.begin():
-        for row_id, old_status, old_attempts in candidates:
-            result = session.execute(
-                update(Alert)
-                .where(
-                    Alert.id == row_id,
-                    Alert.status == old_status,
-                    Alert.attempts == old_attempts,
-                    _due(now),
-                )
-                .values(status=OUT_SENDING, claimed_until=until)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount == 1:
-                claimed.append(row_id)
-    return claimed, len(candidates) - len(claimed)
+    skip = [c.name for c in config.channels if c.digest] + list(exclude)
+    where = Alert.channel.not_in(skip) if skip else and_(True)
+    claimed, lost = claim_where(factory, where, now=now or utcnow(), limit=limit, lease=lease)
+    return [c.id for c in claimed], lost
 
 
-# --------------------------------------------------------------------------- send
-
-
-@dataclass
-class _Prepared:
-    alert_id: int
-    attempts: int
-    channel: ChannelConfig | None
-    channel_name: str
-    title: str = ""
-    body: str = ""
-    error: str | None = None
-
-
-def _prepare(factory: sessionmaker[Session], config: Config, alert_id: int) -> _Prepared | None:
-    """Read one claimed row and render its message (a read-only session, closed before sending)."""
-    channels = {c.name: c for c in config.channels}
-    with factory() as session:
-        alert = session.get(Alert, alert_id)
-        if alert is None:  # deleted meanwhile (its article or topic went away)
-            return None
-        prepared = _Prepared(alert.id, alert.attempts, channels.get(alert.channel), alert.channel)
-        if prepared.channel is None:
-            return prepared
-        try:
-            prepared.title, prepared.body = render(build_view(session, alert, config.tz), config.tz)
-        except Exception as exc:  # a broken row must not stop the others
-            log.exception("alert %s: cannot render the message", alert_id)
-            prepared.error = f"cannot render the message: {type(exc).__name__}: {exc}"
-    return prepared
+# --------------------------------------------------------------------------- outcome
 
 
 def _result_json(result: SendResult) -> dict:
     return {"ok": result.ok, "services": result.results, "error": result.error}
 
 
-def _mark_sent(factory: sessionmaker[Session], item: _Prepared, result: SendResult, now: datetime) -> None:
+def mark_sent(factory: sessionmaker[Session], rows: list[Claimed], result: SendResult, now: datetime) -> None:
+    """Record that ``rows`` went out in one message (its ``bundle_id``: the smallest row id)."""
+    if not rows:
+        return
     with factory() as session, session.begin():
         session.execute(
             update(Alert)
-            .where(Alert.id == item.alert_id, Alert.status.in_((OUT_SENDING, OUT_FAILED)))
+            .where(Alert.id.in_([r.id for r in rows]), Alert.status == OUT_SENDING)
             .values(
                 status=OUT_SENT,
-                attempts=item.attempts + 1,
+                attempts=Alert.attempts + 1,
                 sent_at=now,
                 claimed_until=None,
                 next_attempt_at=None,
+                bundle_id=min(r.id for r in rows),
                 result=_result_json(result),
             )
             .execution_options(synchronize_session=False)
         )
 
 
-def _mark_failed(
+def mark_failed(
     factory: sessionmaker[Session],
-    item: _Prepared,
+    rows: list[Claimed],
     error: str,
     result: SendResult | None,
     now: datetime,
     *,
-    dead: bool,
-) -> None:
-    attempts = item.attempts + 1
-    values = {
-        "status": OUT_DEAD if dead else OUT_FAILED,
-        "attempts": attempts,
-        "claimed_until": None,
-        "next_attempt_at": None if dead else now + timedelta(seconds=backoff(attempts)),
-        "last_error": " ".join(error.split()),
-    }
-    if result is not None:
-        values["result"] = _result_json(result)
+    max_attempts: int,
+    dead: bool = False,
+) -> tuple[int, int]:
+    """Record a failed attempt: each row retries with backoff, or is dead at ``max_attempts``
+    (or at once with ``dead``). Returns (failed, dead) row counts."""
+    counts = [0, 0]
     with factory() as session, session.begin():
-        session.execute(
-            update(Alert)
-            .where(Alert.id == item.alert_id, Alert.status == OUT_SENDING, Alert.attempts == item.attempts)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+        for row in rows:
+            attempts = row.attempts + 1
+            gone = dead or attempts >= max_attempts
+            values = {
+                "status": OUT_DEAD if gone else OUT_FAILED,
+                "attempts": attempts,
+                "claimed_until": None,
+                "next_attempt_at": None if gone else now + timedelta(seconds=backoff(attempts)),
+                "last_error": " ".join(error.split()),
+            }
+            if result is not None:
+                values["result"] = _result_json(result)
+            session.execute(
+                update(Alert)
+                .where(Alert.id == row.id, Alert.status == OUT_SENDING, Alert.attempts == row.attempts)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            counts[1 if gone else 0] += 1
+    return counts[0], counts[1]
+
+
+# --------------------------------------------------------------------------- send
+
+
+def _views(session: Session, config: Config, ids: list[int]) -> list:
+    alerts = session.scalars(select(Alert).where(Alert.id.in_(ids)).order_by(Alert.id)).all()
+    return [build_view(session, alert, config.tz) for alert in alerts]
+
+
+def deliver(
+    factory: sessionmaker[Session],
+    config: Config,
+    channel: str,
+    rows: list[Claimed],
+    *,
+    batch: BatchView | None = None,
+    now: datetime | None = None,
+    max_attempts: int = 8,
+) -> SendStats:
+    """Send claimed rows of one channel as ONE message (one alert, or ``batch`` filled with
+    their views) and record the outcome on every row."""
+    stats = SendStats()
+    if not rows:
+        return stats
+    conf = next((c for c in config.channels if c.name == channel), None)
+    if conf is None:
+        error = f"channel {channel!r} is no longer in the config; alert not sent"
+        stats.failed, stats.dead = mark_failed(
+            factory, rows, error, None, now or utcnow(), max_attempts=max_attempts, dead=True
         )
-
-
-def _deliver(
-    factory: sessionmaker[Session], config: Config, alert_id: int, now: datetime | None, max_attempts: int
-) -> str | None:
-    """Send one claimed row and record the outcome; return 'sent', 'failed', 'dead' or None (row gone)."""
-    item = _prepare(factory, config, alert_id)
-    if item is None:
-        return None
-    if item.channel is None:
-        error = f"channel {item.channel_name!r} is no longer in the config; alert not sent"
-        _mark_failed(factory, item, error, None, now or utcnow(), dead=True)
-        log.warning("alert %s: %s", alert_id, error)
-        return "dead"
+        log.warning("alerts %s: %s", [r.id for r in rows], error)
+        return stats
+    message: Rendered | None = None
+    error = None
+    try:
+        with factory() as session:
+            views = _views(session, config, [r.id for r in rows])
+        if not views:  # deleted meanwhile (their article or topic went away)
+            return stats
+        if batch is None:
+            message = render_message(views[0], config.tz)
+        else:
+            batch.items = views
+            message = render_batch(batch, config.tz)
+    except Exception as exc:  # a broken row must not stop the others
+        log.exception("alerts %s: cannot render the message", [r.id for r in rows])
+        error = f"cannot render the message: {type(exc).__name__}: {exc}"
     result = None
-    if item.error is None:
-        result = send_message(item.channel.url, item.title, item.body, channel=item.channel.name)
+    if message is not None:
+        result = send_rendered(conf.url, message, channel=channel)
         if result.ok:
-            _mark_sent(factory, item, result, now or utcnow())
-            log.info("alert %s sent to %s: %s", alert_id, item.channel_name, item.title)
-            return "sent"
-    error = item.error or (result.error if result else None) or "delivery failed"
-    dead = item.attempts + 1 >= max_attempts
-    _mark_failed(factory, item, error, result, now or utcnow(), dead=dead)
+            mark_sent(factory, rows, result, now or utcnow())
+            stats.sent = len(rows)
+            log.info("sent to %s: %s", channel, message.title)
+            return stats
+    error = error or (result.error if result else None) or "delivery failed"
+    stats.failed, stats.dead = mark_failed(
+        factory, rows, error, result, now or utcnow(), max_attempts=max_attempts
+    )
     log.warning(
-        "alert %s to %s failed (attempt %d/%d%s): %s",
-        alert_id,
-        item.channel_name,
-        item.attempts + 1,
-        max_attempts,
-        ", giving up" if dead else "",
+        "alerts %s to %s failed (%d will retry, %d gave up): %s",
+        [r.id for r in rows],
+        channel,
+        stats.failed,
+        stats.dead,
         error,
     )
-    return "dead" if dead else "failed"
+    return stats
+
+
+def messages_last_hour(session: Session, channel: str, now: datetime) -> int:
+    """Messages (single alerts, bundles, digests) sent to ``channel`` in the hour before ``now``."""
+    return session.scalar(
+        select(func.count(func.distinct(func.coalesce(Alert.bundle_id, Alert.id)))).where(
+            Alert.channel == channel, Alert.status == OUT_SENT, Alert.sent_at > now - HOUR
+        )
+    )
+
+
+def _send_limited(
+    factory: sessionmaker[Session],
+    config: Config,
+    channel: ChannelConfig,
+    *,
+    now: datetime | None,
+    lease: float,
+    max_attempts: int,
+) -> SendStats:
+    """Flood control for one channel with ``max_per_hour`` (see the module docstring)."""
+    at = now or utcnow()
+    limit = channel.max_per_hour or 0
+    mine = Alert.channel == channel.name
+    with factory() as session:
+        room = limit - messages_last_hour(session, channel.name, at)
+        waiting = session.scalar(select(func.count()).select_from(Alert).where(due(at), mine))
+    stats = SendStats()
+    if not waiting:
+        return stats
+    if room <= 0:
+        stats.held = waiting
+        return stats
+    singles = waiting if waiting <= room else room - 1
+    claimed, stats.skipped = (
+        claim_where(factory, mine, now=at, limit=singles, lease=lease) if singles else ([], 0)
+    )
+    for row in claimed:
+        stats.add(deliver(factory, config, channel.name, [row], now=now, max_attempts=max_attempts))
+    if waiting > room:
+        rows, lost = claim_where(factory, mine, now=at, limit=BUNDLE_MAX, lease=lease)
+        stats.skipped += lost
+        note = (
+            f"More than {limit} alerts within an hour on this channel: "
+            f"these {len(rows)} were held back and are sent together."
+        )
+        batch = BatchView(kind="bundle", channel=channel.name, items=[], note=note)
+        outcome = deliver(
+            factory, config, channel.name, rows, batch=batch, now=now, max_attempts=max_attempts
+        )
+        stats.add(outcome)
+        stats.bundles += 1 if outcome.sent else 0
+        with factory() as session:  # rows still due beyond one bundle wait for the next slot
+            stats.held += session.scalar(select(func.count()).select_from(Alert).where(due(at), mine))
+    return stats
 
 
 def send_pending(
@@ -300,17 +413,28 @@ def send_pending(
 ) -> SendStats:
     """Claim due rows, send each through apprise, record sent / failed (with backoff) / dead.
 
-    Rows of channels with a ``digest`` schedule stay pending (digests send them). A row whose
-    channel is no longer in the config is marked dead with a clear ``last_error``.
+    Rows of channels with a ``digest`` schedule stay pending (digests send them). Channels with
+    ``max_per_hour`` are flood-controlled (module docstring). A row whose channel is no longer in
+    the config is marked dead with a clear ``last_error``.
     """
-    claimed, lost = claim(factory, config, now=now, limit=limit, lease=lease)
-    stats = SendStats(skipped=lost)
-    for alert_id in claimed:
-        outcome = _deliver(factory, config, alert_id, now, max_attempts)
-        if outcome == "sent":
-            stats.sent += 1
-        elif outcome == "failed":
-            stats.failed += 1
-        elif outcome == "dead":
-            stats.dead += 1
+    stats = SendStats()
+    limited = [c for c in config.channels if c.max_per_hour and not c.digest]
+    for channel in limited:
+        stats.add(_send_limited(factory, config, channel, now=now, lease=lease, max_attempts=max_attempts))
+    claimed, lost = claim(
+        factory, config, now=now, limit=limit, lease=lease, exclude=[c.name for c in limited]
+    )
+    stats.skipped += lost
+    if not claimed:
+        return stats
+    with factory() as session:
+        rows = session.execute(
+            select(Alert.id, Alert.channel, Alert.attempts).where(
+                Alert.id.in_(claimed), Alert.status == OUT_SENDING
+            )
+        ).all()
+    for row_id, channel, attempts in sorted(rows):
+        stats.add(
+            deliver(factory, config, channel, [Claimed(row_id, attempts)], now=now, max_attempts=max_attempts)
+        )
     return stats

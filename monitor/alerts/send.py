@@ -22,6 +22,7 @@ import apprise
 from apprise import AppriseAsset, NotifyFormat
 
 from monitor.alerts.channels import prepare_url
+from monitor.alerts.render import Rendered
 
 MAX_ERROR = 500
 
@@ -212,8 +213,36 @@ def check_url(url: str, *, channel: str | None = None) -> str | None:
     return None if service is not None else _invalid(url, channel, entries).error
 
 
+def _pick(service: object, message: Rendered) -> tuple[str, NotifyFormat]:
+    """The body and format for this service: the form it renders natively, else plain text.
+
+    A JSON webhook gets the plain text as ``message`` and the structured document under
+    ``message.data_key`` (through the plugin's payload extras, as ``:key=value`` URL options do;
+    the URL's own extras win).
+    """
+    from apprise.plugins.custom_json import NotifyJSON
+
+    if isinstance(service, NotifyJSON):
+        if message.data is not None:
+            service.payload_extras = {message.data_key: message.data, **service.payload_extras}
+        return message.text, NotifyFormat.TEXT
+    wanted = service.resolve_format(None)
+    if wanted == NotifyFormat.HTML and message.html is not None:
+        return message.html, NotifyFormat.HTML
+    if wanted == NotifyFormat.MARKDOWN and message.markdown is not None:
+        return message.markdown, NotifyFormat.MARKDOWN
+    return message.text, NotifyFormat.TEXT
+
+
 def send_message(url: str, title: str, body: str, *, channel: str | None = None) -> SendResult:
     """Send ``title``/``body`` (plain text) to one apprise URL; never raises, never leaks secrets."""
+    return send_rendered(url, Rendered.plain(title, body), channel=channel)
+
+
+def send_rendered(url: str, message: Rendered, *, channel: str | None = None) -> SendResult:
+    """Send a rendered message to one apprise URL, in the form the service renders best (HTML
+    e-mail, Markdown for Slack and other Markdown services, JSON fields for ``json://``, plain
+    text otherwise); never raises, never leaks secrets."""
     url = prepare_url(url.strip())
     asset = AppriseAsset(async_mode=False)
     with _captured() as entries:
@@ -225,7 +254,8 @@ def send_message(url: str, title: str, body: str, *, channel: str | None = None)
     sender.add(service)
     with _captured() as entries:
         try:
-            outcome = sender.notify(body=body, title=title, body_format=NotifyFormat.TEXT)
+            body, body_format = _pick(service, message)
+            outcome = sender.notify(body=body, title=message.title, body_format=body_format)
         except Exception as exc:  # apprise should not raise; be safe anyway
             error = _one_line(redact(f"{type(exc).__name__}: {exc}", secrets))
             return SendResult(False, [{"service": service.service_name, "ok": False, "error": error}], error)

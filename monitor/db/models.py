@@ -1,4 +1,5 @@
-"""Database tables: sources and their polling state, articles, topics, matches, stories, outbox.
+"""Database tables: sources and their polling state, articles, topics, matches, stories and their
+near-duplicate index, the outbox and per-channel delivery state.
 
 All timestamps are stored as naive UTC (``UtcDateTime`` converts on the way in and out),
 so SQLite and PostgreSQL behave the same.
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -182,6 +184,7 @@ class Alert(Base):
     __table_args__ = (
         UniqueConstraint("topic_id", "story_id", "channel"),
         Index("ix_alerts_status_next", "status", "next_attempt_at"),
+        Index("ix_alerts_channel_sent", "channel", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -197,7 +200,36 @@ class Alert(Base):
     result: Mapped[dict | None] = mapped_column(JSON)  # per-service results from apprise
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The message this row went out in: its own id, or the first row of a digest or bundle
+    # (flood control counts distinct messages per channel and hour).
+    bundle_id: Mapped[int | None] = mapped_column(Integer)
 
     topic: Mapped[Topic] = relationship()
     story: Mapped[Story] = relationship()
     article: Mapped[Article] = relationship()
+
+
+class StoryBand(Base):
+    """One LSH band key of an article's MinHash signatures (see ``monitor.stories``).
+
+    An article that shares a key with another is a near-duplicate candidate: candidates are found
+    by an index lookup, so the index is shared by every process and survives restarts.
+    """
+
+    __tablename__ = "story_bands"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ChannelState(Base):
+    """Per-channel delivery state: the last digest period boundary that was handled."""
+
+    __tablename__ = "channel_states"
+
+    channel: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_digest_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
