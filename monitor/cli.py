@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from monitor.config import Config, ConfigError, load
+from monitor.config import Config, ConfigError, TopicConfig, load
 
 app = typer.Typer(
     help="Self-hosted news monitor: polls outlets, matches watch topics, alerts once per story.",
@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+topics_app = typer.Typer(help="Try topics on stored articles; recompute their matches.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -40,6 +42,11 @@ class Format(StrEnum):
 
 class InspectFormat(StrEnum):
     text = "text"
+    json = "json"
+
+
+class TableFormat(StrEnum):
+    table = "table"
     json = "json"
 
 
@@ -253,6 +260,136 @@ def inspect(
     for m in result["matches"]:
         out.print(f"[green]matches {m['topic']}[/]: {', '.join(m['terms'])} in {', '.join(m['fields'])}")
         out.print(f"  {m['snippet']}", markup=False, highlight=False)
+
+
+def _topic(cfg: Config, name: str) -> TopicConfig:
+    """The config's topic called ``name``, or exit 2 with a did-you-mean."""
+    import difflib
+
+    for topic in cfg.topics:
+        if topic.name == name:
+            return topic
+    close = difflib.get_close_matches(name, [t.name for t in cfg.topics], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise _fail(f"unknown topic {name!r}{hint}")
+
+
+@topics_app.command("test")
+def topics_test(
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="A topic of the config (or give --query)."),
+    query: str | None = typer.Option(None, "--query", "-q", help="An ad-hoc query instead of a topic."),
+    since: str | None = typer.Option(None, "--since", help="Published on/after DATE (or 7d, 12h)."),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f"),
+    limit: int = typer.Option(200, "--limit", help="Print at most this many matches (0: all)."),
+) -> None:
+    """Run a topic over stored articles: what it would have matched and why. Stores and alerts nothing."""
+    from monitor.match import QueryError
+    from monitor.runtime import open_database
+    from monitor.topics import backtest
+
+    cfg = _config(ctx)
+    if (name is None) == (query is None):
+        raise _fail("give a topic NAME or --query QUERY (one of them)")
+    if query is not None:
+        if not query.strip():
+            raise _fail("--query: the query is empty")
+        topic = TopicConfig(name="(query)", query=query)
+    else:
+        topic = _topic(cfg, name)
+    since_dt = _parse_date(since, cfg, "--since") if since else None
+    try:
+        engine, factory = open_database(cfg)
+    except Exception as exc:
+        raise _fail(f"database {_safe_url(cfg.database)}: {_one_line(exc)}", 1) from None
+    try:
+        with factory() as session:
+            report = backtest(session, topic, since=since_dt)
+    except QueryError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    tz = cfg.tz
+
+    def record(row) -> dict:
+        return {
+            "title": row.title,
+            "source": row.source,
+            "published": row.published.astimezone(tz).isoformat() if row.published else None,
+            "url": row.url,
+            "terms": row.terms,
+            "fields": row.fields,
+            "snippet": row.snippet,
+            "stored": row.stored,
+        }
+
+    if fmt is TableFormat.json:
+        data = {
+            "topic": topic.name,
+            "query": query,
+            "since": since_dt.isoformat() if since_dt else None,
+            "scanned": report.scanned,
+            "changed": report.changed,
+            "matches": [record(r) for r in report.matches],
+            "no_longer_matching": [record(r) for r in report.dropped],
+        }
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    shown = report.matches[:limit] if limit else report.matches
+    title = f"{topic.name}: {len(report.matches)} of {report.scanned} stored articles would match"
+    table = Table("published", "source", "title", "matched", "in", "", "snippet", title=title)
+    for row in shown:
+        rec = record(row)
+        published = rec["published"][:16].replace("T", " ") if rec["published"] else ""
+        status = "stored" if row.stored else "new"
+        table.add_row(
+            published, row.source, row.title or "", ", ".join(row.terms), ", ".join(row.fields), status,
+            row.snippet or "",
+        )  # fmt: skip
+    out.print(table)
+    if len(shown) < len(report.matches):
+        out.print(f"… {len(report.matches) - len(shown)} more (--limit 0 shows all)")
+    if report.dropped:
+        table = Table(
+            "published", "source", "title", "matched before", title="Stored matches it would no longer make"
+        )
+        for row in report.dropped:
+            rec = record(row)
+            published = rec["published"][:16].replace("T", " ") if rec["published"] else ""
+            table.add_row(published, row.source, row.title or "", ", ".join(row.terms))
+        out.print(table)
+    if report.changed:
+        out.print(
+            f"The stored matches of {topic.name!r} were computed with another definition; "
+            f"`monitor topics rematch` recomputes them."
+        )
+    out.print("Nothing was stored or alerted.")
+
+
+@topics_app.command("rematch")
+def topics_rematch(
+    ctx: typer.Context, name: str = typer.Argument(..., help="A topic of the config.")
+) -> None:
+    """Recompute the stored matches of a topic after its definition changed (no alerts are sent)."""
+    from monitor.runtime import open_database
+    from monitor.topics import rematch
+
+    cfg = _config(ctx)
+    _topic(cfg, name)
+    try:
+        engine, factory = open_database(cfg)
+    except Exception as exc:
+        raise _fail(f"database {_safe_url(cfg.database)}: {_one_line(exc)}", 1) from None
+    try:
+        report = rematch(factory, cfg, name)
+    finally:
+        engine.dispose()
+    out.print(
+        f"topic {name!r}: {report.scanned} stored articles matched again: {report.added} added, "
+        f"{report.removed} removed, {report.kept} kept. New matches were stored without alerts.",
+        markup=False,
+        highlight=False,
+    )
 
 
 @db_app.command("upgrade")

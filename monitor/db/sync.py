@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+import logging
+import shlex
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.config import Config, TopicConfig
-from monitor.db.models import Source, Topic, utcnow
+from monitor.db.models import Source, Topic
+
+log = logging.getLogger(__name__)
 
 
 def topic_definition(topic: TopicConfig) -> dict:
-    """The part of a topic that decides what it matches (stored to notice edits)."""
-    return topic.model_dump(include={"keywords", "query", "exclude"})
+    """The part of a topic that decides what it matches (stored to notice edits).
+
+    ``sources`` and ``languages`` appear only when set, so definitions stored before those
+    filters existed still compare equal.
+    """
+    definition = topic.model_dump(include={"keywords", "query", "exclude"})
+    for key in ("sources", "languages"):
+        if getattr(topic, key) is not None:
+            definition[key] = list(getattr(topic, key))
+    return definition
 
 
 def sync_config(session: Session, config: Config) -> tuple[dict[str, int], dict[str, int]]:
     """Upsert a row per configured source and topic; return name → id maps for both.
 
     Rows of sources or topics removed from the config are kept (their articles and matches
-    stay visible); they are simply no longer polled or matched.
+    stay visible); they are simply no longer polled or matched. A topic whose definition changed
+    keeps its stored definition (and matches), with a warning: ``monitor topics rematch NAME``
+    recomputes them.
     """
     sources = {s.name: s for s in session.scalars(select(Source))}
     for cfg in config.sources:
@@ -40,8 +55,13 @@ def sync_config(session: Session, config: Config) -> tuple[dict[str, int], dict[
             session.add(row)
             topics[cfg.name] = row
         elif row.definition != definition:
-            row.definition = definition
-            row.updated_at = utcnow()
+            # The stored definition is the one the stored matches were computed with: keep it
+            # until `monitor topics rematch` recomputes them. New articles use the new one.
+            log.warning(
+                "topic %r changed since its matches were computed; run `monitor topics rematch %s`",
+                cfg.name,
+                shlex.quote(cfg.name),
+            )
     session.flush()
     return (
         {c.name: sources[c.name].id for c in config.sources},
