@@ -398,7 +398,8 @@ def _page_failed(
         from_feed = Extracted(
             title=pending.title, text=summary, published=None, language=None, author=None, canonical_url=None
         )
-        hits = rt.matcher.match(pending.title, summary)
+        language = rt.config.source(pending.source).language  # as store_article stores it
+        hits = rt.matcher.match(pending.title, summary, source=pending.source, language=language)
         note = f"page failed ({error}); stored from the feed's title and summary"
         matched = store_article(session, rt, pending, from_feed, hits, notify=notify, note=note)
         return DONE, matched
@@ -468,7 +469,10 @@ async def process_article(
         return _attempt_failed(rt, pending, str(exc), None, notify)
 
     page_url = _page_canonical(extracted.canonical_url)
-    hits = rt.matcher.match(extracted.title or pending.title, extracted.text)
+    language = extracted.language or rt.config.source(source_name).language  # as store_article stores it
+    hits = rt.matcher.match(
+        extracted.title or pending.title, extracted.text, source=source_name, language=language
+    )
     try:
         with transaction(rt.factory) as session:
             if page_url and _mark_duplicate(session, pending.id, page_url):
