@@ -76,14 +76,21 @@ def discover(
     return parse_listing(body, headers, url, source.links)
 
 
-def _existing(session: Session, column, values: list[str], source_id: int | None = None) -> set[str]:
+_KNOWN_URLS = select(Article.__table__.c.url).where(
+    Article.__table__.c.url.in_(bindparam("values", expanding=True))
+)
+_KNOWN_GUIDS = select(Article.__table__.c.guid).where(
+    Article.__table__.c.source_id == bindparam("source_id"),
+    Article.__table__.c.guid.in_(bindparam("values", expanding=True)),
+)
+
+
+def _existing(session: Session, query, values: list[str], **params) -> set[str]:
+    """Which of ``values`` the (prebuilt, expanding) ``query`` finds, in chunks."""
     found: set[str] = set()
+    conn = session.connection()
     for i in range(0, len(values), _CHUNK):
-        chunk = values[i : i + _CHUNK]
-        query = select(column).where(column.in_(chunk))
-        if source_id is not None:
-            query = query.where(Article.source_id == source_id)
-        found.update(session.scalars(query))
+        found.update(conn.execute(query, {"values": values[i : i + _CHUNK], **params}).scalars())
     return found
 
 
@@ -124,9 +131,9 @@ def store_candidates(
         unique.setdefault(cand.url, cand)
     if not unique:
         return 0
-    known_urls = _existing(session, Article.url, list(unique))
+    known_urls = _existing(session, _KNOWN_URLS, list(unique))
     guids = [c.guid for c in unique.values() if c.guid]
-    known_guids = _existing(session, Article.guid, guids, source_id) if guids else set()
+    known_guids = _existing(session, _KNOWN_GUIDS, guids, source_id=source_id) if guids else set()
     now = utcnow()
     seen_guids: set[str] = set()
     added = 0
@@ -137,7 +144,8 @@ def store_candidates(
             seen_guids.add(cand.guid)
         session.add(_candidate_row(source_id, cand, origin, now))
         added += 1
-    session.flush()
+    if added:
+        session.flush()
     return added
 
 
