@@ -611,3 +611,236 @@ def test_build_view_reads_the_story(session_factory):
     assert view.terms == ["Seghrouchni", "السغروشني"]
     assert view.snippet == "… said Amal Seghrouchni on Monday …"
     assert view.also == [("Hespress", "https://hespress.example/a"), ("Le360", "https://le360.example/b")]
+
+
+# --------------------------------------------------------------------------- flood control
+
+
+def limited(site, max_per_hour: int) -> Config:
+    return Config(
+        timezone="Africa/Casablanca",
+        channels=[
+            ChannelConfig(name="hook", url=f"json://127.0.0.1:{site.port}/hook", max_per_hour=max_per_hour)
+        ],
+    )
+
+
+def test_flood_is_bundled_and_held_never_dropped(session_factory, site, t0):
+    site.route("/hook", Response("ok"))
+    cfg = limited(site, 2)
+    add_story(session_factory, ["hook"], n=0)
+    assert send_pending(session_factory, cfg, now=t0) == SendStats(sent=1)
+
+    # Three more within the hour, one message left: they go out as one bundle.
+    for n in (1, 2, 3):
+        add_story(session_factory, ["hook"], n=n)
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(minutes=10)) == SendStats(sent=3, bundles=1)
+    bundle = site.posts("/hook")[-1].json()
+    assert bundle["title"].startswith("3 alerts held back")
+    assert bundle["digest"]["kind"] == "bundle" and bundle["digest"]["count"] == 3
+    assert "More than 2 alerts within an hour" in bundle["message"]
+
+    # The hour is used up: new alerts are held.
+    for n in (4, 5):
+        add_story(session_factory, ["hook"], n=n)
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(minutes=20)) == SendStats(held=2)
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(minutes=59)) == SendStats(held=2)
+    assert len(site.posts("/hook")) == 2
+    # One message leaves the rolling hour: the held ones go out together.
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(minutes=61)) == SendStats(sent=2, bundles=1)
+    assert site.posts("/hook")[-1].json()["digest"]["count"] == 2
+
+    rows = alerts(session_factory)
+    assert len(rows) == 6 and all(r.status == OUT_SENT for r in rows)
+    sent_at = sorted({(r.bundle_id, r.sent_at) for r in rows}, key=lambda x: x[1])
+    assert [at - t0 for _, at in sent_at] == [timedelta(0), timedelta(minutes=10), timedelta(minutes=61)]
+    for i, (_, at) in enumerate(sent_at):  # never more than 2 messages in any hour
+        assert sum(1 for _, other in sent_at if at - timedelta(hours=1) < other <= at) <= 2, i
+
+
+def test_flood_under_the_limit_sends_single_alerts(session_factory, site, t0):
+    site.route("/hook", Response("ok"))
+    for n in range(3):
+        add_story(session_factory, ["hook"], n=n)
+    assert send_pending(session_factory, limited(site, 3), now=t0) == SendStats(sent=3)
+    assert [p.json()["title"][:14] for p in site.posts("/hook")] == ["[Seghrouchni] "] * 3
+
+
+def test_failed_bundle_is_retried_not_dropped(session_factory, site, t0):
+    site.route("/hook", Response("down", status=502))
+    for n in range(3):
+        add_story(session_factory, ["hook"], n=n)
+    cfg = limited(site, 1)
+    assert send_pending(session_factory, cfg, now=t0) == SendStats(failed=3)
+    assert {r.status for r in alerts(session_factory)} == {OUT_FAILED}
+    site.route("/hook", Response("ok"))
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(minutes=3)) == SendStats(sent=3, bundles=1)
+    assert site.posts("/hook")[-1].json()["digest"]["count"] == 3
+
+
+# --------------------------------------------------------------------------- a real process killed mid-send
+
+KILLER = """
+import os, signal, sys
+from datetime import datetime
+import monitor.alerts.outbox as outbox
+from monitor.config import ChannelConfig, Config
+from monitor.db.session import make_engine, make_sessionmaker
+
+url, hook, when, moment = sys.argv[1:5]
+factory = make_sessionmaker(make_engine(url))
+cfg = Config(channels=[ChannelConfig(name="hook", url=hook)])
+now = datetime.fromisoformat(moment)
+if when == "after-claim":
+    outbox.claim(factory, cfg, now=now)
+else:  # after the message went out, before it is marked sent
+    outbox.mark_sent = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+    outbox.send_pending(factory, cfg, now=now)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def kill_sender(db_url: str, hook: str, when: str, now: datetime) -> int:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", KILLER, db_url, hook, when, now.isoformat()], capture_output=True, timeout=60
+    )
+    return done.returncode
+
+
+@pytest.mark.parametrize("when", ["after-claim", "after-send"])
+def test_sender_killed_mid_send_delivers_at_most_once_more(db_url, session_factory, site, t0, when):
+    site.route("/hook", Response("ok"))
+    add_story(session_factory, ["hook"])
+    hook = f"json://127.0.0.1:{site.port}/hook"
+
+    assert kill_sender(db_url, hook, when, t0) == -9
+    (row,) = alerts(session_factory)
+    assert row.status == OUT_SENDING
+    before = len(site.posts("/hook"))
+    assert before == (0 if when == "after-claim" else 1)
+
+    cfg = config(("hook", hook))
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(seconds=60)) == SendStats()  # leased
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(seconds=301)) == SendStats(sent=1)
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(hours=2)) == SendStats()
+    assert len(site.posts("/hook")) == before + 1  # delivered; at most once more
+    assert alerts(session_factory)[0].status == OUT_SENT
+
+
+# --------------------------------------------------------------------------- highlighting and rich forms
+
+
+def test_highlight_is_case_accent_and_proclitic_insensitive():
+    from monitor.alerts.render import highlight
+
+    def marked(text, terms):
+        return [text[s:e] for s, e in highlight(text, terms)]
+
+    assert marked("La ministre SEGHROUCHNI a dit", ["Seghrouchni"]) == ["SEGHROUCHNI"]
+    assert marked("Le centre de données de Benguerir", ["centre de donnees"]) == ["centre de données"]
+    assert marked("قالت والسغروشني إن", ["السغروشني"]) == ["والسغروشني"]
+    assert marked("the data-centre opened; a data centred view", ['"data centre"']) == ["data-centre"]
+    assert marked("ministers and the ministry", ["minist*"]) == ["ministers", "ministry"]
+    assert marked("Seghrouchni, the minister, said", ['"seghrouchni minister"~3']) == [
+        "Seghrouchni",
+        "minister",
+    ]
+    assert marked("title words here", ["title:words"]) == ["words"]
+    assert marked("nothing to see", ["Seghrouchni"]) == []
+
+
+def test_rich_forms_escape_untrusted_text():
+    from monitor.alerts.render import render_message
+
+    view = AlertView(
+        topic="R&D <x>",
+        title="A [link](javascript:x) & <b>bold</b>",
+        outlet="O",
+        published=T0,
+        url="https://o.example/a?x=1&y=<2>",
+        terms=["bold"],
+        snippet="<script>alert(1)</script> bold",
+    )
+    message = render_message(view, ZoneInfo("UTC"))
+    assert "<script>" not in message.html and "&lt;script&gt;" in message.html
+    assert "<mark>bold</mark>" in message.html
+    assert 'href="https://o.example/a?x=1&amp;y=&lt;2&gt;"' in message.html
+    assert "A \\[link\\](javascript:x) & \\<b\\>bold\\</b\\>" in message.markdown
+    assert "(<https://o.example/a?x=1&y=%3C2%3E>)" in message.markdown
+    assert "\\<script\\>alert(1)\\</script\\> **bold**" in message.markdown
+    assert message.data["title"] == view.title and message.text.startswith("Outlet: O")
+
+
+# --------------------------------------------------------------------------- list, retry, notify-test
+
+
+def test_list_and_retry(session_factory, site, t0):
+    from monitor.alerts.admin import list_alerts, retry_alerts
+
+    site.route("/hook", Response("no", status=500))
+    for n in range(3):
+        add_story(session_factory, ["hook"], n=n)
+    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+    send_pending(session_factory, cfg, now=t0, max_attempts=1, limit=2)  # two dead, one pending
+
+    with session_factory() as s:
+        dead = list_alerts(s, status="dead")
+        assert [r.status for r in dead] == ["dead", "dead"]
+        assert dead[0].id > dead[1].id  # newest first
+        assert dead[0].topic == "Seghrouchni" and dead[0].outlet == "Morocco World News"
+        assert "500" in dead[0].last_error and dead[0].services[0]["service"] == "JSON"
+        assert len(list_alerts(s)) == 3 and len(list_alerts(s, limit=1)) == 1
+        with pytest.raises(ValueError, match="unknown status"):
+            list_alerts(s, status="lost")
+    pending_id = next(r.id for r in alerts(session_factory) if r.status == OUT_PENDING)
+
+    with transaction(session_factory) as s:
+        one = retry_alerts(s, [dead[0].id, pending_id, 999])
+    assert (one.requeued, one.busy, one.missing) == ([dead[0].id], [pending_id], [999])
+    with transaction(session_factory) as s:
+        rest = retry_alerts(s)
+    assert rest.requeued == [dead[1].id]
+
+    site.route("/hook", Response("ok"))
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(seconds=10)).sent == 3
+    assert {r.status for r in alerts(session_factory)} == {OUT_SENT}
+    # A sent row can be replayed on request.
+    with transaction(session_factory) as s:
+        assert retry_alerts(s, [dead[1].id]).requeued == [dead[1].id]
+    assert send_pending(session_factory, cfg, now=t0 + timedelta(seconds=20)).sent == 1
+    assert len(site.posts("/hook")) == 2 + 3 + 1
+
+
+def test_notify_test(site, smtp):
+    from monitor.alerts.admin import notify_test
+
+    site.route("/hook", Response("ok"))
+    site.route("/down", Response("no", status=500))
+    url = f"mailto://127.0.0.1:{smtp.port}?from=monitor@example.org&to=press@example.org"
+    cfg = Config(
+        channels=[
+            ChannelConfig(name="hook", url=f"json://127.0.0.1:{site.port}/hook"),
+            ChannelConfig(name="down", url=f"json://127.0.0.1:{site.port}/down"),
+            ChannelConfig(name="mail", url=url, digest="0 8 * * *"),
+        ]
+    )
+    ok = notify_test(cfg, "hook")
+    assert ok.ok and ok.results == [{"service": "JSON", "ok": True, "error": None}]
+    payload = site.posts("/hook")[0].json()
+    assert (
+        payload["title"].startswith("[test] [monitor test]") and payload["alert"]["topic"] == "monitor test"
+    )
+
+    down = notify_test(cfg, "down")
+    assert not down.ok and "500" in down.error
+
+    digest = notify_test(cfg, "mail")
+    assert digest.ok
+    parsed = email.message_from_string(smtp.messages[0]["data"], policy=policy.default)
+    assert parsed["Subject"].startswith("[test] Digest: 2 stories in 1 topic")
+
+    unknown = notify_test(cfg, "nope")
+    assert not unknown.ok and unknown.error == "unknown channel 'nope' (channels: hook, down, mail)"
