@@ -86,59 +86,133 @@ def primary_language(tag: str | None) -> str | None:
 # --------------------------------------------------------------------------- compiled topics
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+_NOWHERE: tuple[None, None] = (None, None)
+
+
 class _Leaf:
     """A word, phrase or prefix; ``field`` limits it to the title or the body."""
 
-    term_id: int
-    written: str
-    field: int | None = None
+    __slots__ = ("term_id", "written", "field")
+
+    def __init__(self, term_id: int, written: str, field: int | None = None) -> None:
+        self.term_id, self.written, self.field = term_id, written, field
+
+    def spans(self, ev: _Evidence) -> Sequence[Span | None]:
+        """``[title span, body span]`` of the first occurrence in each field (None: absent)."""
+        slot = ev.first.get(self.term_id)
+        if slot is None:
+            return _NOWHERE
+        if self.field is None:
+            return slot
+        return (slot[0], None) if self.field == _TITLE else (None, slot[1])
+
+    def holds(self, ev: _Evidence) -> bool:
+        if self.field is None:
+            return self.term_id in ev.first
+        slot = ev.first.get(self.term_id)
+        return slot is not None and slot[self.field] is not None
+
+    def witness(self, ev: _Evidence, out: list) -> None:
+        if self.holds(ev):
+            out.append(self)
+
+    def leaves(self) -> list:
+        return [self]
+
+    def term_ids(self) -> tuple[int, ...]:
+        return (self.term_id,)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class _Near:
     """Every word (one term each, maybe repeated) within ``distance`` other words, in any order."""
 
-    term_ids: tuple[int, ...]
-    distance: int
-    written: str
-    field: int | None = None
+    __slots__ = ("term_ids_", "distance", "written", "field")
+
+    def __init__(
+        self, term_ids: tuple[int, ...], distance: int, written: str, field: int | None = None
+    ) -> None:
+        self.term_ids_, self.distance, self.written, self.field = term_ids, distance, written, field
+
+    def spans(self, ev: _Evidence) -> Sequence[Span | None]:
+        return ev.near(self)
+
+    def holds(self, ev: _Evidence) -> bool:
+        first = ev.first
+        for term_id in self.term_ids_:
+            if term_id not in first:
+                return False
+        found = ev.near(self)
+        return found[0] is not None or found[1] is not None
+
+    def witness(self, ev: _Evidence, out: list) -> None:
+        if self.holds(ev):
+            out.append(self)
+
+    def leaves(self) -> list:
+        return [self]
+
+    def term_ids(self) -> tuple[int, ...]:
+        return self.term_ids_
 
 
-@dataclass(frozen=True, slots=True)
 class _All:
-    children: tuple[_Expr, ...]
+    __slots__ = ("children",)
+
+    def __init__(self, children: tuple[_Expr, ...]) -> None:
+        self.children = children
+
+    def holds(self, ev: _Evidence) -> bool:
+        for child in self.children:  # noqa: SIM110 (a loop beats all() of a generator here)
+            if not child.holds(ev):
+                return False
+        return True
+
+    def witness(self, ev: _Evidence, out: list) -> None:
+        for child in self.children:
+            child.witness(ev, out)
+
+    def leaves(self) -> list:
+        return [leaf for c in self.children for leaf in c.leaves()]
+
+    def term_ids(self) -> tuple[int, ...]:
+        return tuple(t for c in self.children for t in c.term_ids())
 
 
-@dataclass(frozen=True, slots=True)
-class _Any:
-    children: tuple[_Expr, ...]
+class _Any(_All):
+    __slots__ = ()
+
+    def holds(self, ev: _Evidence) -> bool:
+        for child in self.children:  # noqa: SIM110
+            if child.holds(ev):
+                return True
+        return False
+
+    def witness(self, ev: _Evidence, out: list) -> None:
+        for child in self.children:
+            if child.holds(ev):
+                child.witness(ev, out)
 
 
-@dataclass(frozen=True, slots=True)
 class _None:
-    child: _Expr
+    __slots__ = ("child",)
+
+    def __init__(self, child: _Expr) -> None:
+        self.child = child
+
+    def holds(self, ev: _Evidence) -> bool:
+        return not self.child.holds(ev)
+
+    def witness(self, ev: _Evidence, out: list) -> None:
+        """Leaves under NOT are never reported."""
+
+    def leaves(self) -> list:
+        return self.child.leaves()
+
+    def term_ids(self) -> tuple[int, ...]:
+        return self.child.term_ids()
 
 
 _Expr = _Leaf | _Near | _All | _Any | _None
-
-
-def _leaves(expr: _Expr) -> list[_Leaf | _Near]:
-    if isinstance(expr, _Leaf | _Near):
-        return [expr]
-    if isinstance(expr, _None):
-        return _leaves(expr.child)
-    return [leaf for c in expr.children for leaf in _leaves(c)]
-
-
-def _term_ids(expr: _Expr) -> set[int]:
-    ids: set[int] = set()
-    for leaf in _leaves(expr):
-        if isinstance(leaf, _Leaf):
-            ids.add(leaf.term_id)
-        else:
-            ids.update(leaf.term_ids)
-    return ids
 
 
 @dataclass(slots=True)
@@ -243,7 +317,7 @@ class Matcher:
         expr = None
         if topic.query and topic.query.strip():
             expr = self._expr(q.parse(topic.query, topic.name), topic.name, topic.query, None)
-            if _Evidence.EMPTY.holds(expr):
+            if expr.holds(_Evidence.EMPTY):
                 raise QueryError(
                     topic.name,
                     topic.query,
@@ -256,7 +330,7 @@ class Matcher:
             exclude.append(self._term(text, topic.name, x, None, "exclude term", prefix=prefix))
         positive = {leaf.term_id for leaf in keywords}
         if expr is not None:
-            positive.update(_term_ids(expr))
+            positive.update(expr.term_ids())
         for term_id in positive:
             self._positive[term_id].append(index)
         for term_id in set(exclude):
@@ -372,16 +446,21 @@ class Matcher:
         return _Evidence(first, every, article)
 
     def _decide(self, topic: _Topic, evidence: _Evidence, article: _Article) -> TopicMatch | None:
-        reported: list[_Leaf | _Near] = [leaf for leaf in topic.keywords if leaf.term_id in evidence.first]
-        if topic.query is not None and evidence.holds(topic.query):
-            reported += evidence.witness(topic.query) or [
-                leaf for leaf in _leaves(topic.query) if evidence.found(leaf)
-            ]
+        first = evidence.first
+        reported: list[_Leaf | _Near] = [leaf for leaf in topic.keywords if leaf.term_id in first]
+        if topic.query is not None and topic.query.holds(evidence):
+            witnesses: list[_Leaf | _Near] = []
+            topic.query.witness(evidence, witnesses)
+            reported += witnesses or [leaf for leaf in topic.query.leaves() if leaf.holds(evidence)]
         if not reported:
             return None
-        spans = [evidence.spans(leaf) for leaf in reported]
-        order = sorted(range(len(reported)), key=lambda i: min(s[0] for s in spans[i] if s is not None))
-        terms = list(dict.fromkeys(reported[i].written for i in order))
+        spans = [leaf.spans(evidence) for leaf in reported]
+        if len(reported) == 1:
+            terms = [reported[0].written]
+        else:
+            starts = [min(s[0] for s in field_spans if s is not None) for field_spans in spans]
+            order = sorted(range(len(reported)), key=starts.__getitem__)
+            terms = list(dict.fromkeys(reported[i].written for i in order))
         fields = [_FIELD_NAMES[f] for f in (_TITLE, _BODY) if any(s[f] for s in spans)]
         body_spans = [s[_BODY] for s in spans if s[_BODY]]
         if body_spans:
@@ -391,11 +470,8 @@ class Matcher:
         return TopicMatch(topic.name, terms, fields, snippet)
 
 
-_NOWHERE: tuple[None, None] = (None, None)
-
-
 class _Evidence:
-    """The hits of one article, and the truth of topic expressions over them."""
+    """The hits of one article, and the proximity windows found so far."""
 
     EMPTY: _Evidence
 
@@ -405,60 +481,39 @@ class _Evidence:
         self.first = first  # term id -> [first title span, first body span]
         self.every = every  # term id -> every span, for terms used in a proximity
         self.article = article
-        self._near: dict[int, list] = {}
+        self._near: dict = {}  # id(near) -> its windows; (term id, field) -> positions
 
-    def spans(self, leaf: _Leaf | _Near) -> Sequence[Span | None]:
-        """``[title span, body span]`` of the leaf's first occurrence in each field (None: absent)."""
-        if isinstance(leaf, _Leaf):
-            slot = self.first.get(leaf.term_id)
-            if slot is None:
-                return _NOWHERE
-            if leaf.field is None:
-                return slot
-            return (slot[0], None) if leaf.field == _TITLE else (None, slot[1])
-        found = self._near.get(id(leaf))
+    def near(self, near: _Near) -> list[Span | None]:
+        """``[title window, body window]`` of a proximity (None where it does not hold)."""
+        found = self._near.get(id(near))
         if found is None:
-            found = self._near[id(leaf)] = [None, None]
-            if all(t in self.first for t in leaf.term_ids):
-                for field in (_TITLE, _BODY) if leaf.field is None else (leaf.field,):
-                    found[field] = self._window(leaf, field)
+            found = self._near[id(near)] = [None, None]
+            if all(t in self.first for t in near.term_ids_):
+                for field in (_TITLE, _BODY) if near.field is None else (near.field,):
+                    found[field] = self._window(near, field)
         return found
 
-    def found(self, leaf: _Leaf | _Near) -> bool:
-        spans = self.spans(leaf)
-        return spans[0] is not None or spans[1] is not None
-
-    def holds(self, expr: _Expr) -> bool:
-        if isinstance(expr, _Leaf | _Near):
-            return self.found(expr)
-        if isinstance(expr, _All):
-            return all(self.holds(c) for c in expr.children)
-        if isinstance(expr, _Any):
-            return any(self.holds(c) for c in expr.children)
-        return not self.holds(expr.child)
-
-    def witness(self, expr: _Expr) -> list[_Leaf | _Near]:
-        """The hit leaves that make a true expression true (leaves under NOT are never reported)."""
-        if isinstance(expr, _Leaf | _Near):
-            return [expr] if self.found(expr) else []
-        if isinstance(expr, _None):
-            return []
-        return [leaf for c in expr.children if self.holds(c) for leaf in self.witness(c)]
+    def _positions(self, term_id: int, field: int) -> list[tuple[int, int, Span]]:
+        """``(word index, term id, span)`` of every hit of a tracked term in ``field``."""
+        key = (term_id, field)
+        found = self._near.get(key)
+        if found is None:
+            assert self.article is not None
+            body_start, word_index, in_body = self.article.body_start, self.article.word_index, field == _BODY
+            found = self._near[key] = [
+                (word_index(span[0]), term_id, span)
+                for span in self.every.get(term_id, ())
+                if (span[0] >= body_start) is in_body
+            ]
+        return found
 
     def _window(self, near: _Near, field: int) -> Span | None:
         """The span of the first smallest window of ``field`` holding every word of ``near``
         with at most ``near.distance`` other words among them; None when there is none."""
-        assert self.article is not None
-        need = Counter(near.term_ids)
-        in_field = self.article.in_field
-        events = sorted(
-            (self.article.word_index(span[0]), term_id, span)
-            for term_id in need
-            for span in self.every.get(term_id, ())
-            if in_field(span[0], field)
-        )
+        need = Counter(near.term_ids_)
+        events = sorted(event for term_id in need for event in self._positions(term_id, field))
         have: Counter[int] = Counter()
-        satisfied, left, words = 0, 0, len(near.term_ids)
+        satisfied, left, words = 0, 0, len(near.term_ids_)
         for index, term_id, span in events:
             have[term_id] += 1
             if have[term_id] == need[term_id]:
@@ -485,9 +540,6 @@ class _Article:
         self._snippets: dict[tuple[int, tuple[int, int]], str] = {}
         self._starts: list[int] | None = None
 
-    def in_field(self, stream_pos: int, field: int) -> bool:
-        return (stream_pos < self.body_start) == (field == _TITLE)
-
     def word_index(self, stream_pos: int) -> int:
         """Position of the word starting at ``stream_pos``: title words first, then body words."""
         if self._starts is None:
@@ -503,9 +555,9 @@ class _Article:
         return bisect_right(self._starts, stream_pos) - 1
 
     def _word_index(self, field: int, stream_pos: int) -> int:
-        """Index, within its field, of the word at ``stream_pos`` (words are one space apart)."""
-        base = 1 if field == _TITLE else self.body_start
-        return self.stream.count(" ", base, stream_pos)
+        """Index, within its field, of the word at ``stream_pos``."""
+        index = self.word_index(stream_pos)
+        return index if field == _TITLE else index - len(self.fields[_TITLE].words)
 
     def snippet(self, field: int, span: tuple[int, int]) -> str:
         """The snippet around the words at ``span`` of the stream, cut from the original field."""
@@ -530,7 +582,7 @@ def make_snippet(text: str, start: int, end: int, width: int = SNIPPET_WIDTH) ->
     if lo > 0 and not text[lo - 1].isspace() and (space := _SPACE.search(text, lo, start)):
         lo = space.end()
     if hi < len(text) and not text[hi].isspace():
-        spaces = [m.start() for m in _SPACE.finditer(text, end, hi)]
-        hi = spaces[-1] if spaces else hi
+        cut = max(text.rfind(" ", end, hi), text.rfind("\n", end, hi))
+        hi = cut if cut >= end else hi
     piece = " ".join(text[lo:hi].split())
     return ("…" if lo > 0 else "") + piece + ("…" if hi < len(text) else "")
