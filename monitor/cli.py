@@ -337,7 +337,7 @@ def topics_test(
         return
     shown = report.matches[:limit] if limit else report.matches
     title = f"{topic.name}: {len(report.matches)} of {report.scanned} stored articles would match"
-    table = Table("published", "source", "title", "matched", "in", "", "snippet", title=title)
+    table = Table("published", "source", "title", "matched", "in", "status", "snippet", title=title)
     for row in shown:
         rec = record(row)
         published = rec["published"][:16].replace("T", " ") if rec["published"] else ""

@@ -54,6 +54,8 @@ class BacktestReport:
 
 @dataclass
 class RematchReport:
+    """How many stored articles were matched again, and what happened to the topic's matches."""
+
     topic: str
     scanned: int = 0
     added: int = 0
