@@ -34,7 +34,7 @@ async def inspect_page(config: Config, target: str) -> dict:
     published = extracted.published
     if published is not None and published.tzinfo is None:
         published = published.replace(tzinfo=config.tz)
-    matches = Matcher(config.topics).match(extracted.title, extracted.text)
+    matches = Matcher(config.topics).match(extracted.title, extracted.text, language=extracted.language)
     return {
         "url": url,
         "canonical_url": extracted.canonical_url,
