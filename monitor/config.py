@@ -99,6 +99,7 @@ class SourceConfig(_Strict):
     interval: Duration = 600.0
     language: str | None = None
     timezone: str | None = None
+    robots: bool = True  # obey robots.txt for this source's HTML pages (feeds are always exempt)
 
     _urls = field_validator("feed", "html", "sitemap")(_check_http_url)
     _tz = field_validator("timezone")(_check_timezone)
@@ -235,11 +236,31 @@ class ChannelConfig(_Strict):
         return value
 
 
+class FetchConfig(_Strict):
+    """How politely and patiently pages are fetched (every source, every host)."""
+
+    per_host: int = Field(default=2, ge=1, le=64)  # requests in flight per host
+    delay: Duration | None = 1.0  # between two request starts to one host; robots Crawl-delay may raise it
+    timeout: Duration = 20.0
+    user_agent: str | None = None
+
+    @field_validator("delay", mode="before")
+    @classmethod
+    def _zero_delay(cls, value: Any) -> Any:
+        return None if value in (0, "0", "0s") else value
+
+    @property
+    def delay_seconds(self) -> float:
+        return self.delay or 0.0
+
+
 class Config(_Strict):
     """The whole config file."""
 
     database: str = DEFAULT_DATABASE
     timezone: str = "UTC"
+    fetch: FetchConfig = Field(default_factory=FetchConfig)
+    operator_channel: str | None = None  # where failing / silent sources are reported
     sources: list[SourceConfig] = Field(default_factory=list)
     topics: list[TopicConfig] = Field(default_factory=list)
     channels: list[ChannelConfig] = Field(default_factory=list)
@@ -382,6 +403,14 @@ def _read(path: str) -> Any:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
 
 
+def _unknown(kind: str, name: str, known: list[str]) -> str:
+    """``unknown channel 'pres' (did you mean 'press'?)``."""
+    if not known:
+        return f"unknown {kind} {name!r} (no {kind}s are defined)"
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"unknown {kind} {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
 def _semantic_checks(cfg: Config) -> list[tuple[tuple, str]]:
     problems: list[tuple[tuple, str]] = []
     for section in ("sources", "topics", "channels"):
@@ -397,23 +426,16 @@ def _semantic_checks(cfg: Config) -> list[tuple[tuple, str]]:
             else:
                 seen[item.name] = i
     channel_names = [c.name for c in cfg.channels]
+    source_names = [s.name for s in cfg.sources]
     for i, topic in enumerate(cfg.topics):
         for name in topic.channels or []:
             if name not in channel_names:
-                close = difflib.get_close_matches(name, channel_names, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                if not channel_names:
-                    hint = " (no channels are defined)"
-                problems.append(((("topics", i, "channels")), f"unknown channel {name!r}{hint}"))
-    source_names = [s.name for s in cfg.sources]
-    for i, topic in enumerate(cfg.topics):
+                problems.append((("topics", i, "channels"), _unknown("channel", name, channel_names)))
         for j, name in enumerate(topic.sources or []):
             if name not in source_names:
-                close = difflib.get_close_matches(name, source_names, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                if not source_names:
-                    hint = " (no sources are defined)"
-                problems.append((("topics", i, "sources", j), f"unknown source {name!r}{hint}"))
+                problems.append((("topics", i, "sources", j), _unknown("source", name, source_names)))
+    if cfg.operator_channel and cfg.operator_channel not in channel_names:
+        problems.append((("operator_channel",), _unknown("channel", cfg.operator_channel, channel_names)))
     problems.extend(_channel_url_problems(cfg))
     problems.extend(_topic_problems(cfg))
     return problems

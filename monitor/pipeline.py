@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -36,6 +37,8 @@ from monitor.db.models import (
 from monitor.db.session import transaction
 from monitor.extract import Extracted, ExtractError
 from monitor.fetch.http import FetchResult
+from monitor.fetch.robots import DISALLOWED, UNAVAILABLE
+from monitor.logs import log_context
 from monitor.match import TopicMatch
 from monitor.runtime import Runtime
 from monitor.sources.candidate import Candidate, DiscoverError
@@ -46,6 +49,8 @@ from monitor.urls import canonical_url
 log = logging.getLogger(__name__)
 
 _CHUNK = 500
+ROBOTS_RETRY = 600.0  # seconds before trying again when a host's robots.txt could not be read
+POLL_JITTER = 0.1  # next poll at interval × (1 ± 10 %), so sources drift apart
 
 
 @dataclass
@@ -56,6 +61,7 @@ class PollReport:
     ok: bool = True
     error: str | None = None
     not_modified: bool = False
+    disabled: bool = False
     discovered: int = 0
     new: int = 0
     processed: int = 0
@@ -174,9 +180,9 @@ def _backoff(base: float, attempts: int, cap: float) -> float:
 
 
 _sources = Source.__table__
-_SOURCE_STATE = select(_sources.c.etag, _sources.c.last_modified, _sources.c.content_hash).where(
-    _sources.c.id == bindparam("b_id")
-)
+_SOURCE_STATE = select(
+    _sources.c.etag, _sources.c.last_modified, _sources.c.content_hash, _sources.c.disabled_reason
+).where(_sources.c.id == bindparam("b_id"))
 _SOURCE_OK = update(_sources).where(_sources.c.id == bindparam("b_id"))
 
 
@@ -203,7 +209,8 @@ def _record_source(
                 "last_success_at": now,
                 "last_error": None,
                 "consecutive_failures": 0,
-                "next_poll_at": now + timedelta(seconds=source.interval),
+                "next_poll_at": now
+                + timedelta(seconds=source.interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)),
             }
             if validators:
                 values.update(etag=etag, last_modified=last_modified, content_hash=content_hash)
@@ -376,7 +383,13 @@ def store_article(
 
 
 def _page_failed(
-    rt: Runtime, pending: PendingArticle, error: str, retry_after: float | None = None, *, notify: bool = True
+    rt: Runtime,
+    pending: PendingArticle,
+    error: str,
+    retry_after: float | None = None,
+    *,
+    notify: bool = True,
+    final: bool = False,
 ) -> tuple[str, int]:
     """Record a failed page attempt; returns (new status, topics matched).
 
@@ -391,7 +404,7 @@ def _page_failed(
             return (row.status if row else "missing"), 0
         row.attempts = (row.attempts or 0) + 1
         row.last_error = error
-        if row.attempts < rt.settings.max_page_attempts:
+        if row.attempts < rt.settings.max_page_attempts and not final:
             delay = max(
                 retry_after or 0,
                 _backoff(rt.settings.page_retry_base, row.attempts, rt.settings.page_retry_max),
@@ -438,14 +451,40 @@ def _mark_duplicate(session: Session, article_id: int, page_url: str) -> bool:
 
 
 def _attempt_failed(
-    rt: Runtime, pending: PendingArticle, error: str, retry_after: float | None, notify: bool
+    rt: Runtime,
+    pending: PendingArticle,
+    error: str,
+    retry_after: float | None,
+    notify: bool,
+    *,
+    final: bool = False,
 ) -> tuple[str, int]:
-    status, matched = _page_failed(rt, pending, error, retry_after, notify=notify)
+    status, matched = _page_failed(rt, pending, error, retry_after, notify=notify, final=final)
     outcome = {PENDING: "will retry", DONE: "gave up; stored from the feed", FAILED: "gave up"}.get(
         status, status
     )
     log.warning("source %r: article %s: %s (%s)", pending.source, pending.fetch_url, error, outcome)
     return status, matched
+
+
+def _postpone(rt: Runtime, pending: PendingArticle, seconds: float, reason: str) -> tuple[str, int]:
+    """Try again later without spending an attempt (the obstacle is not the page's fault)."""
+    with transaction(rt.factory) as session:
+        session.execute(
+            update(Article)
+            .where(Article.id == pending.id, Article.status == PENDING)
+            .values(next_fetch_at=utcnow() + timedelta(seconds=seconds), last_error=reason)
+            .execution_options(synchronize_session=False)
+        )
+    log.info("source %r: article %s: %s (will retry)", pending.source, pending.fetch_url, reason)
+    return PENDING, 0
+
+
+def _obeys_robots(rt: Runtime, source_name: str) -> bool:
+    try:
+        return rt.config.source(source_name).robots
+    except KeyError:  # removed from the config since it was discovered
+        return True
 
 
 async def process_article(
@@ -466,7 +505,13 @@ async def process_article(
         pending = article
     fetch_url, source_name = pending.fetch_url, pending.source
 
-    result = await rt.http.get(fetch_url)
+    result = await rt.http.get(fetch_url, robots=_obeys_robots(rt, source_name))
+    if result.robots == UNAVAILABLE:
+        return _postpone(rt, pending, ROBOTS_RETRY, result.error or "robots.txt unavailable")
+    if result.robots == DISALLOWED:  # final: the site asks us not to fetch it
+        return _attempt_failed(
+            rt, pending, result.error or "disallowed by robots.txt", None, notify, final=True
+        )
     if not result.ok or not result.body:
         return _attempt_failed(rt, pending, result.error or "empty response", result.retry_after, notify)
     try:
@@ -495,6 +540,8 @@ async def process_article(
         )
     if matched:
         log.info("source %r: %s matched %d topic(s)", source_name, pending.url, matched)
+        for hit in hits:
+            rt.metrics.matches.labels(topic=hit.topic).inc()
     return DONE, matched
 
 
@@ -506,7 +553,12 @@ async def process_articles(
 
     async def one(article: PendingArticle) -> tuple[str, int]:
         async with limit:
-            return await process_article(rt, article, notify=notify)
+            started = time.perf_counter()
+            with log_context(source=article.source, article=article.url):
+                status, matched = await process_article(rt, article, notify=notify)
+            rt.metrics.articles.labels(source=article.source, outcome=status).inc()
+            rt.metrics.article_seconds.observe(time.perf_counter() - started)
+            return status, matched
 
     for status, matched in await asyncio.gather(*(one(a) for a in articles)):
         report.matched += matched
@@ -532,51 +584,95 @@ def _host_down(url: str, result: FetchResult) -> str | None:
 async def poll_source(rt: Runtime, source: SourceConfig) -> PollReport:
     """Poll one source end to end. Never raises: problems are logged with the source name."""
     report = PollReport(source=source.name)
-    source_id = rt.source_ids[source.name]
-    try:
-        with rt.factory() as session:
-            etag, last_modified, previous_hash = session.execute(_SOURCE_STATE, {"b_id": source_id}).one()
-        result = await rt.http.get(
-            source.url, etag=etag, last_modified=last_modified, previous_hash=previous_hash
-        )
-        if not result.ok:
-            report.ok, report.error = False, result.error or f"HTTP {result.status}"
-            _record_source(rt, source, error=report.error, retry_after=result.retry_after)
-        elif result.not_modified:
-            report.not_modified = True
-            _record_source(rt, source)
-        else:
-            try:
-                candidates = discover(source, result.body or b"", result.headers, result.final_url, rt)
-            except DiscoverError as exc:
-                report.ok, report.error = False, str(exc)
-                _record_source(rt, source, error=report.error)
-            else:
-                report.discovered = len(candidates)
-                report.new = _store_candidates_safely(rt, source_id, candidates, "live")
-                _record_source(
-                    rt,
-                    source,
-                    etag=result.etag,
-                    last_modified=result.last_modified,
-                    content_hash=result.content_hash,
-                    validators=True,
-                )
-        if not report.ok:
-            log.warning("source %r: %s (%s)", source.name, report.error, source.url)
-
-        with rt.factory() as session:
-            articles = due_articles(session, source_id)
-        down = _host_down(source.url, result)
-        if down:  # do not spend the retries of its articles while the site itself is down
-            waiting = [a for a in articles if urlsplit(a.fetch_url).hostname == down]
-            report.retrying += len(waiting)
-            articles = [a for a in articles if urlsplit(a.fetch_url).hostname != down]
-        await process_articles(rt, articles, report)
-    except Exception as exc:  # a bug or a database outage must not stop the other sources
-        log.exception("source %r: poll failed", source.name)
-        report.ok, report.error = False, f"{exc.__class__.__name__}: {exc}"
+    started = time.perf_counter()
+    with log_context(source=source.name):
+        try:
+            await _poll(rt, source, report)
+        except Exception as exc:  # a bug or a database outage must not stop the other sources
+            log.exception("source %r: poll failed", source.name)
+            report.ok, report.error = False, f"{exc.__class__.__name__}: {exc}"
+    outcome = (
+        "disabled"
+        if report.disabled
+        else "error"
+        if not report.ok
+        else "not_modified"
+        if report.not_modified
+        else "ok"
+    )
+    rt.metrics.polls.labels(source=source.name, outcome=outcome).inc()
+    rt.metrics.poll_seconds.observe(time.perf_counter() - started)
     return report
+
+
+async def _poll(rt: Runtime, source: SourceConfig, report: PollReport) -> None:
+    source_id = rt.source_ids[source.name]
+    with rt.factory() as session:
+        etag, last_modified, previous_hash, disabled = session.execute(
+            _SOURCE_STATE, {"b_id": source_id}
+        ).one()
+    if disabled:
+        report.ok, report.disabled, report.error = False, True, f"disabled: {disabled}"
+        return
+    result = await rt.http.get(
+        source.url,
+        etag=etag,
+        last_modified=last_modified,
+        previous_hash=previous_hash,
+        robots=source.kind == "html" and source.robots,  # feeds are meant for machines
+    )
+    if result.status == 410:
+        report.ok, report.disabled = False, True
+        report.error = f"disabled: {source.url} answered 410 Gone; fix its URL in the config to poll it again"
+        _disable_source(rt, source_id, report.error[len("disabled: ") :])
+        log.error("source %r: %s", source.name, report.error)
+        return
+    if not result.ok:
+        report.ok, report.error = False, result.error or f"HTTP {result.status}"
+        if result.robots == DISALLOWED:
+            report.error += " (set 'robots: false' on the source to override)"
+        _record_source(rt, source, error=report.error, retry_after=result.retry_after)
+    elif result.not_modified:  # 304, or the same bytes as last time: nothing to parse
+        report.not_modified = True
+        _record_source(rt, source)
+    else:
+        try:
+            candidates = discover(source, result.body or b"", result.headers, result.final_url, rt)
+        except DiscoverError as exc:
+            report.ok, report.error = False, str(exc)
+            _record_source(rt, source, error=report.error)
+        else:
+            report.discovered = len(candidates)
+            report.new = _store_candidates_safely(rt, source_id, candidates, "live")
+            _record_source(
+                rt,
+                source,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                content_hash=result.content_hash,
+                validators=True,
+            )
+    if not report.ok:
+        log.warning("source %r: %s (%s)", source.name, report.error, source.url)
+
+    with rt.factory() as session:
+        articles = due_articles(session, source_id)
+    down = _host_down(source.url, result)
+    if down:  # do not spend the retries of its articles while the site itself is down
+        waiting = [a for a in articles if urlsplit(a.fetch_url).hostname == down]
+        report.retrying += len(waiting)
+        articles = [a for a in articles if urlsplit(a.fetch_url).hostname != down]
+    await process_articles(rt, articles, report)
+
+
+def _disable_source(rt: Runtime, source_id: int, reason: str) -> None:
+    with transaction(rt.factory) as session:
+        session.execute(
+            update(Source)
+            .where(Source.id == source_id)
+            .values(disabled_at=utcnow(), disabled_reason=reason, last_error=reason, last_error_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def poll_all(rt: Runtime, sources: list[SourceConfig] | None = None) -> list[PollReport]:

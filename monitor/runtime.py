@@ -17,6 +17,7 @@ from monitor.db.sync import sync_config
 from monitor.extract import Extractor
 from monitor.fetch.http import HttpClient
 from monitor.match import Matcher
+from monitor.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,8 @@ class Settings:
     page_retry_max: float = 6 * 3600.0
     source_retry_max: float = 3600.0  # cap on a failing source's backoff
     article_concurrency: int = 16  # article pages in flight at once (per-host limit in HttpClient)
-    per_host: int = 2  # requests in flight per host
-    host_delay: float = 1.0  # seconds between two request starts to one host (robots Crawl-delay may raise it)
+    per_host: int | None = None  # overrides the config's fetch.per_host (benchmarks, tests)
+    host_delay: float | None = None  # overrides the config's fetch.delay
     extract_timeout: float = 30.0
     workers: int | None = None  # extraction processes; default: the number of cores
 
@@ -47,12 +48,29 @@ class Runtime:
     http: HttpClient
     extractor: Extractor
     settings: Settings = field(default_factory=Settings)
+    metrics: Metrics = field(default_factory=Metrics)
     topic_channels: dict[str, list[str]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.topic_channels = {
-            t.name: [c.name for c in self.config.topic_channels(t)] for t in self.config.topics
-        }
+        self.topic_channels = _topic_channels(self.config)
+
+    def apply(self, config: Config) -> None:
+        """Switch to a new config (SIGHUP): sources and topics are synced, the matcher rebuilt.
+
+        The database URL, the fetch settings and the extraction pool stay as they were started.
+        """
+        matcher = Matcher(config.topics)
+        with transaction(self.factory) as session:
+            source_ids, topic_ids = sync_config(session, config)
+        if config.database != self.config.database or config.fetch != self.config.fetch:
+            log.warning("config reload: 'database' and 'fetch' changes apply at the next restart")
+        self.config, self.matcher = config, matcher
+        self.source_ids, self.topic_ids = source_ids, topic_ids
+        self.topic_channels = _topic_channels(config)
+
+
+def _topic_channels(config: Config) -> dict[str, list[str]]:
+    return {t.name: [c.name for c in config.topic_channels(t)] for t in config.topics}
 
 
 def open_database(config: Config) -> tuple[Engine, sessionmaker[Session]]:
@@ -73,7 +91,15 @@ async def open_runtime(config: Config, settings: Settings | None = None) -> Asyn
     extractor = Extractor(workers=settings.workers, timeout=settings.extract_timeout)
     extractor.start()  # workers warm up while the sources are fetched
     try:
-        async with HttpClient(per_host=settings.per_host, delay=settings.host_delay) as http:
+        fetch = config.fetch
+        http_options = {
+            "per_host": settings.per_host or fetch.per_host,
+            "delay": fetch.delay_seconds if settings.host_delay is None else settings.host_delay,
+            "timeout": fetch.timeout,
+        }
+        if fetch.user_agent:
+            http_options["user_agent"] = fetch.user_agent
+        async with HttpClient(**http_options) as http:
             yield Runtime(config, engine, factory, source_ids, topic_ids, matcher, http, extractor, settings)
     finally:
         extractor.close()

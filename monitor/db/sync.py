@@ -43,9 +43,11 @@ def sync_config(session: Session, config: Config) -> tuple[dict[str, int], dict[
             session.add(row)
             sources[cfg.name] = row
         elif row.kind != cfg.kind or row.url != cfg.url:
-            # A new address: forget validators and hash that belonged to the old one.
+            # A new address: forget validators, hash, failures and a "410 Gone" of the old one.
             row.kind, row.url = cfg.kind, cfg.url
             row.etag = row.last_modified = row.content_hash = None
+            row.disabled_at = row.disabled_reason = None
+            row.consecutive_failures, row.next_poll_at = 0, None
     topics = {t.name: t for t in session.scalars(select(Topic))}
     for cfg in config.topics:
         definition = topic_definition(cfg)
