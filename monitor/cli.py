@@ -14,7 +14,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table
 
 from monitor.config import Config, ConfigError, TopicConfig, load
@@ -50,17 +49,17 @@ class TableFormat(StrEnum):
     json = "json"
 
 
-def _setup_logging(verbose: bool) -> None:
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def _setup_logging(verbose: bool, fmt: LogFormat) -> None:
+    from monitor.logs import setup_logging
+
     level = logging.DEBUG if verbose else logging.INFO
-    if sys.stderr.isatty():
-        handler: logging.Handler = RichHandler(console=err, show_path=False, rich_tracebacks=False)
-        fmt = "%(message)s"
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=level, format=fmt, handlers=[handler], force=True)
-    for noisy in ("apscheduler", "alembic", "trafilatura", "htmldate", "charset_normalizer", "asyncio"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    rich = err if fmt is LogFormat.text and sys.stderr.isatty() else None
+    setup_logging(level=level, fmt=fmt.value, rich_console=rich)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -93,10 +92,13 @@ def main(
         None, "--config", "-c", help="Config file (default: $MONITOR_CONFIG, else config/monitor.yaml)."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    log_format: LogFormat = typer.Option(
+        LogFormat.text, "--log-format", help="Logs on stderr as text, or one JSON object per line."
+    ),
 ) -> None:
     """Global options."""
     ctx.obj = {"config": str(config) if config else None}
-    _setup_logging(verbose)
+    _setup_logging(verbose, log_format)
 
 
 @app.command()
@@ -127,23 +129,88 @@ def check(ctx: typer.Context) -> None:
 def run(
     ctx: typer.Context,
     once: bool = typer.Option(False, "--once", help="Poll every source once, alert, and exit."),
+    http: str | None = typer.Option(
+        None, "--http", metavar="HOST:PORT", help="Serve /healthz and Prometheus /metrics (daemon only)."
+    ),
+    watch_config: bool = typer.Option(
+        False, "--watch-config", help="Reload the config when its file changes (SIGHUP always does)."
+    ),
 ) -> None:
     """Run the monitor daemon (until SIGTERM/SIGINT), or one pass with --once."""
     from monitor.scheduler import run_daemon, run_once
 
     cfg = _config(ctx)
+    address = _parse_address(http) if http else None
     try:
         if once:
             reports, stats = asyncio.run(run_once(cfg))
             _print_reports(reports, stats)
         else:
-            asyncio.run(run_daemon(cfg))
+            asyncio.run(run_daemon(cfg, http=address, watch_config=watch_config))
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
     except Exception as exc:  # e.g. the database is unreachable
         if _is_db_error(exc):
             raise _fail(f"database {_safe_url(cfg.database)}: {_one_line(exc)}", 1) from None
         raise
+
+
+def _parse_address(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise _fail(f"--http: expected HOST:PORT such as 127.0.0.1:8080, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json (csv: as table)."),
+) -> None:
+    """Each source's health: last success, last error, items in 24 h, next poll, flags."""
+    from monitor.health import source_health
+    from monitor.runtime import open_database
+
+    cfg = _config(ctx)
+    try:
+        engine, factory = open_database(cfg)
+    except Exception as exc:
+        raise _fail(f"database {_safe_url(cfg.database)}: {_one_line(exc)}", 1) from None
+    with factory() as session:
+        rows = source_health(session, cfg)
+    engine.dispose()
+    tz = cfg.tz
+
+    def when(moment):
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+    if fmt is Format.json:
+        print(json.dumps([{
+            "source": h.name, "kind": h.kind, "url": h.url, "flags": h.flags,
+            "last_success": h.last_success_at.isoformat() if h.last_success_at else None,
+            "last_error": h.last_error, "last_error_at": h.last_error_at.isoformat() if h.last_error_at else None,
+            "consecutive_failures": h.consecutive_failures, "items_24h": h.items_24h,
+            "last_item": h.last_item_at.isoformat() if h.last_item_at else None,
+            "next_poll": h.next_poll_at.isoformat() if h.next_poll_at else None,
+            "pending_pages": h.pending, "failed_pages": h.failed_pages, "disabled": h.disabled,
+        } for h in rows], ensure_ascii=False, indent=2))  # fmt: skip
+        return
+    table = Table(
+        "source",
+        "flags",
+        "last success",
+        "items 24h",
+        "next poll",
+        "pending",
+        title=f"Sources ({cfg.timezone})",
+    )
+    table.add_column("last error", overflow="fold", ratio=1)
+    for h in rows:
+        flags = " ".join(f"[red]{f}[/]" for f in h.flags) or "[green]ok[/]"
+        error = f"{when(h.last_error_at)} {h.last_error}" if h.last_error else ""
+        table.add_row(h.name, flags, when(h.last_success_at), str(h.items_24h), when(h.next_poll_at),
+                      str(h.pending), error)  # fmt: skip
+    out.print(table)
 
 
 def _print_reports(reports, stats) -> None:

@@ -1,19 +1,26 @@
 """The daemon: an APScheduler tick picks due sources (state in the database), a sender drains
-the outbox; SIGTERM/SIGINT stop new work, let in-flight work finish, and exit cleanly."""
+the outbox; SIGHUP reloads the config; SIGTERM/SIGINT stop new work, let in-flight work finish,
+and exit cleanly. Jobs only call the units of work in pipeline / alerts / health."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
+import time
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
 from monitor.alerts.outbox import SendStats, send_pending
-from monitor.config import Config
+from monitor.alerts.send import send_message
+from monitor.config import Config, ConfigError, load
 from monitor.db.models import Source, utcnow
+from monitor.health import source_health
+from monitor.metrics import make_app, start_http, tick_age
 from monitor.pipeline import PollReport, poll_all, poll_source
 from monitor.runtime import Runtime, Settings, open_runtime
 
@@ -25,8 +32,10 @@ def due_sources(rt: Runtime, now: datetime | None = None) -> list[str]:
     now = now or utcnow()
     ids = {v: k for k, v in rt.source_ids.items()}
     with rt.factory() as session:
-        rows = session.execute(select(Source.id, Source.next_poll_at).where(Source.id.in_(list(ids))))
-        return [ids[i] for i, at in rows if at is None or at <= now]
+        rows = session.execute(
+            select(Source.id, Source.next_poll_at, Source.disabled_reason).where(Source.id.in_(list(ids)))
+        )
+        return [ids[i] for i, at, disabled in rows if not disabled and (at is None or at <= now)]
 
 
 def send_alerts(rt: Runtime) -> SendStats:
@@ -36,8 +45,66 @@ def send_alerts(rt: Runtime) -> SendStats:
         stats = send_pending(rt.factory, rt.config)
         for name in ("sent", "failed", "dead", "skipped"):
             setattr(total, name, getattr(total, name) + getattr(stats, name))
+        for outcome in ("sent", "failed", "dead"):
+            if getattr(stats, outcome):
+                rt.metrics.alerts_sent.labels(outcome=outcome).inc(getattr(stats, outcome))
         if stats.sent + stats.failed + stats.dead < 100:
             return total
+
+
+def reload_config(rt: Runtime) -> bool:
+    """Re-read the config file and apply it; a broken file is reported and the old one kept."""
+    try:
+        new = load(rt.config.path)
+    except ConfigError as exc:
+        log.error("config reload failed, keeping the running config: %s", exc)
+        return False
+    before_sources, before_topics = set(rt.source_ids), set(rt.topic_ids)
+    rt.apply(new)
+    added = sorted(set(rt.source_ids) - before_sources)
+    removed = sorted(before_sources - set(rt.source_ids))
+    log.info(
+        "config reloaded: %d sources (+%s, -%s), %d topics (+%s, -%s)",
+        len(rt.source_ids),
+        ", ".join(added) or "0",
+        ", ".join(removed) or "0",
+        len(rt.topic_ids),
+        ", ".join(sorted(set(rt.topic_ids) - before_topics)) or "0",
+        ", ".join(sorted(before_topics - set(rt.topic_ids))) or "0",
+    )
+    return True
+
+
+class OperatorAlerts:
+    """Tells the operator channel when a source starts failing or goes silent (once per episode)."""
+
+    def __init__(self) -> None:
+        self.flagged: set[tuple[str, str]] = set()
+
+    def check(self, rt: Runtime) -> list[str]:
+        channel = next((c for c in rt.config.channels if c.name == rt.config.operator_channel), None)
+        if channel is None:
+            return []
+        with rt.factory() as session:
+            health = source_health(session, rt.config)
+        current = {(h.name, flag) for h in health for flag in h.flags}
+        sent = []
+        for name, flag in sorted(current - self.flagged):
+            h = next(x for x in health if x.name == name)
+            detail = (
+                h.last_error
+                if flag in ("failing", "disabled")
+                else f"no new article since {h.last_item_at:%Y-%m-%d %H:%M} UTC"
+            )
+            result = send_message(channel.url, f"[monitor] source {name!r} is {flag}", f"{name} ({h.url}): {detail}",
+                                  channel=channel.name)  # fmt: skip
+            if result.ok:
+                sent.append(f"{name}: {flag}")
+            else:
+                log.warning("operator alert for %r not sent: %s", name, result.error)
+                current.discard((name, flag))  # try again at the next check
+        self.flagged = current
+        return sent
 
 
 async def run_once(config: Config, settings: Settings | None = None) -> tuple[list[PollReport], SendStats]:
@@ -48,63 +115,112 @@ async def run_once(config: Config, settings: Settings | None = None) -> tuple[li
     return reports, stats
 
 
+def _config_mtime(path: str | None) -> float | None:
+    try:
+        return os.stat(path).st_mtime if path else None
+    except OSError:
+        return None
+
+
 async def run_daemon(
     config: Config,
     settings: Settings | None = None,
     *,
     tick: float = 5.0,
     send_every: float = 10.0,
+    health_every: float = 300.0,
     stop_timeout: float = 120.0,
     stop_event: asyncio.Event | None = None,
+    http: tuple[str, int] | None = None,
+    watch_config: bool = False,
 ) -> None:
     """Run until SIGTERM/SIGINT (or ``stop_event``), then finish in-flight work and return."""
     stop = stop_event or asyncio.Event()
+    reload_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread (tests)
-            pass
+    for sig, handler in (
+        (signal.SIGTERM, stop.set),
+        (signal.SIGINT, stop.set),
+        (signal.SIGHUP, reload_requested.set),
+    ):
+        with contextlib.suppress(
+            NotImplementedError, RuntimeError, ValueError
+        ):  # not the main thread (tests)
+            loop.add_signal_handler(sig, handler)
     async with open_runtime(config, settings) as rt:
+        rt.metrics.watch_database(rt.factory)
         in_flight: dict[str, asyncio.Task] = {}
+        operator = OperatorAlerts()
+        seen_mtime = _config_mtime(config.path)
+        scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1},
+        )
+
+        def send_soon(task: asyncio.Task) -> None:
+            if not task.cancelled() and task.exception() is None and task.result().matched:
+                job = scheduler.get_job("send")
+                if job is not None:  # alert within seconds, not at the next sender run
+                    job.modify(next_run_time=datetime.now(UTC))
 
         async def poll_due() -> None:
+            nonlocal seen_mtime
+            rt.metrics.last_tick = time.time()
             if stop.is_set():
                 return
+            if watch_config and _config_mtime(rt.config.path) != seen_mtime:
+                seen_mtime = _config_mtime(rt.config.path)
+                reload_requested.set()
+            if reload_requested.is_set():
+                reload_requested.clear()
+                reload_config(rt)
             for name in due_sources(rt):
                 if name not in in_flight:
-                    task = asyncio.create_task(poll_source(rt, config.source(name)))
+                    task = asyncio.create_task(poll_source(rt, rt.config.source(name)))
                     in_flight[name] = task
                     task.add_done_callback(lambda _t, n=name: in_flight.pop(n, None))
+                    task.add_done_callback(send_soon)
 
         async def send() -> None:
             stats = await asyncio.to_thread(send_alerts, rt)
             if stats.sent or stats.failed or stats.dead:
                 log.info("alerts: %d sent, %d failed, %d dead", stats.sent, stats.failed, stats.dead)
 
-        scheduler = AsyncIOScheduler(
-            timezone=UTC,
-            job_defaults={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1},
-        )
+        async def check_health() -> None:
+            for line in await asyncio.to_thread(operator.check, rt):
+                log.warning("operator alerted: %s", line)
+
+        def healthy() -> tuple[bool, dict]:
+            age = tick_age(rt.metrics)
+            ok = age is not None and age < max(3 * tick, 30)
+            return ok, {"last_tick_seconds_ago": round(age, 1) if age is not None else None,
+                        "sources": len(rt.source_ids), "polls_in_flight": len(in_flight)}  # fmt: skip
+
         now = datetime.now(UTC)
         scheduler.add_job(poll_due, "interval", seconds=tick, next_run_time=now, id="poll")
         scheduler.add_job(send, "interval", seconds=send_every, next_run_time=now, id="send")
+        if rt.config.operator_channel:
+            scheduler.add_job(check_health, "interval", seconds=health_every, id="health")
         scheduler.start()
+        runner = await start_http(make_app(rt.metrics, healthy), *http) if http else None
         log.info(
-            "monitor running: %d sources, %d topics, %d channels",
-            len(config.sources),
-            len(config.topics),
-            len(config.channels),
+            "monitor running: %d sources, %d topics, %d channels%s",
+            len(rt.config.sources),
+            len(rt.config.topics),
+            len(rt.config.channels),
+            f"; http://{http[0]}:{http[1]}/metrics" if http else "",
         )
         await stop.wait()
         log.info("stopping: finishing %d poll(s) in flight", len(in_flight))
         scheduler.shutdown(wait=False)
         if in_flight:
-            done, pending = await asyncio.wait(list(in_flight.values()), timeout=stop_timeout)
+            _done, pending = await asyncio.wait(list(in_flight.values()), timeout=stop_timeout)
             for task in pending:
                 task.cancel()
         await send()
+        if runner is not None:
+            await runner.cleanup()
     log.info("stopped")
 
 
-__all__ = ["due_sources", "run_daemon", "run_once", "send_alerts", "poll_all"]
+__all__ = ["due_sources", "run_daemon", "run_once", "send_alerts", "reload_config", "poll_all"]
