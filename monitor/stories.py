@@ -18,7 +18,7 @@ How (all on normalised words, the same folding as topic matching):
 - **Confirmation**, exact, on the candidates' stored text: the Jaccard similarity of the
   full shingle sets, and the *lead containment* (the share of one article's lead shingles found
   anywhere in the other, both ways, the larger kept). Same story when either reaches 0.5, or
-  when the titles are near-identical (rapidfuzz ``token_set_ratio`` >= 90 on folded words) and
+  when the titles are near-identical (rapidfuzz ``token_sort_ratio`` >= 90 on folded words) and
   either reaches 0.4. Only articles of another source, published within ``window_hours`` (48 h)
   of this one, qualify.
 
@@ -71,7 +71,7 @@ LEAD_PERM, LEAD_BANDS, LEAD_ROWS = 32, 16, 2
 LEAD_STORED = (0, 20)  # lead windows indexed for every article
 LEAD_QUERIED = (0, 20, 40)  # lead windows looked up for a new article
 SAME_STORY = 0.5  # Jaccard or lead containment that makes a copy
-TITLE_SIMILAR = 90.0  # rapidfuzz token_set_ratio of the folded titles ...
+TITLE_SIMILAR = 90.0  # rapidfuzz token_sort_ratio of the folded titles ...
 TITLE_SCORE = 0.4  # ... lowers the bar to this
 MAX_CANDIDATES = 20
 WINDOW_HOURS = 48.0
@@ -195,7 +195,7 @@ def similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
         len(a.lead & b.shingles) / len(a.lead) if a.lead else 0.0,
         len(b.lead & a.shingles) / len(b.lead) if b.lead else 0.0,
     )
-    title = fuzz.token_set_ratio(a.title, b.title) if a.title and b.title else 0.0
+    title = fuzz.token_sort_ratio(a.title, b.title) if a.title and b.title else 0.0
     return Similarity(jaccard, lead, title)
 
 

@@ -14,7 +14,7 @@ from monitor.alerts.outbox import enqueue, send_pending
 from monitor.config import ChannelConfig, Config
 from monitor.db.models import DONE, Article, Match, Source, Story, StoryBand, Topic
 from monitor.db.session import make_engine, make_sessionmaker, transaction
-from monitor.stories import MIN_WORDS, assign_story, fingerprint, similarity
+from monitor.stories import MIN_WORDS, Similarity, assign_story, fingerprint, similarity
 from tests.servers import Response
 from tests.storytexts import DISPATCH, DISPATCH_TITLE, LEAD_COPY, LEAD_COPY_TITLE, OTHER, OTHER_TITLE
 
@@ -285,3 +285,15 @@ def test_two_stories_on_one_topic_two_alerts(session_factory, site, hooks):
     assert send_pending(session_factory, hooks, now=datetime.now(UTC) + timedelta(seconds=5)).sent == 3
     titles = sorted(p.json()["title"] for p in site.posts("/hook"))
     assert titles == sorted(f"[Seghrouchni] {t}" for t in (DISPATCH_TITLE, OTHER_TITLE, DATACENTRE_TITLE))
+
+
+def test_title_similarity_only_lowers_the_bar():
+    assert Similarity(jaccard=0.5, lead=0.0, title=0.0).same_story
+    assert Similarity(jaccard=0.1, lead=0.5, title=0.0).same_story
+    assert not Similarity(jaccard=0.1, lead=0.45, title=80.0).same_story
+    assert Similarity(jaccard=0.1, lead=0.45, title=95.0).same_story
+    assert not Similarity(jaccard=0.1, lead=0.35, title=100.0).same_story  # a shared official title
+    # A short title inside a longer one is not "the same title".
+    a = fingerprint("Seghrouchni", DISPATCH)
+    b = fingerprint("Seghrouchni opens the data centre in Benguerir", DATACENTRE)
+    assert similarity(a, b).title < 90

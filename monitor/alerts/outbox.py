@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerts.render import BatchView, Rendered, build_view, render_batch, render_message
@@ -209,7 +209,7 @@ def claim(
     committed before returning.
     """
     skip = [c.name for c in config.channels if c.digest] + list(exclude)
-    where = Alert.channel.not_in(skip) if skip else and_(True)
+    where = Alert.channel.not_in(skip) if skip else true()
     claimed, lost = claim_where(factory, where, now=now or utcnow(), limit=limit, lease=lease)
     return [c.id for c in claimed], lost
 
@@ -228,7 +228,8 @@ def mark_sent(factory: sessionmaker[Session], rows: list[Claimed], result: SendR
     with factory() as session, session.begin():
         session.execute(
             update(Alert)
-            .where(Alert.id.in_([r.id for r in rows]), Alert.status == OUT_SENDING)
+            # A row another sender failed meanwhile (its lease had expired) was delivered all the same.
+            .where(Alert.id.in_([r.id for r in rows]), Alert.status.in_((OUT_SENDING, OUT_FAILED)))
             .values(
                 status=OUT_SENT,
                 attempts=Alert.attempts + 1,
