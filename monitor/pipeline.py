@@ -31,7 +31,6 @@ from monitor.db.models import (
     Article,
     Match,
     Source,
-    Story,
     utcnow,
 )
 from monitor.db.session import transaction
@@ -44,6 +43,7 @@ from monitor.runtime import Runtime
 from monitor.sources.candidate import Candidate, DiscoverError
 from monitor.sources.feeds import parse_feed
 from monitor.sources.listing import parse_listing
+from monitor.stories import assign_story
 from monitor.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -295,12 +295,15 @@ def due_articles(session: Session, source_id: int, now: datetime | None = None) 
 
 # Built once: constructing SQLAlchemy statements costs more than running them on SQLite.
 _articles = Article.__table__
-_INSERT_STORY = insert(Story.__table__).returning(Story.__table__.c.id)
 _UPDATE_ARTICLE = update(_articles).where(_articles.c.id == bindparam("b_id"), _articles.c.status == PENDING)
 _SAME_PAGE = select(_articles.c.id).where(
     (_articles.c.url == bindparam("url")) | (_articles.c.page_url == bindparam("url")),
     _articles.c.status == DONE,
 )
+
+
+def _source_id(session: Session, name: str) -> int:
+    return session.scalar(select(Source.id).where(Source.name == name))
 
 
 class _NoLongerPending(Exception):
@@ -332,9 +335,15 @@ def store_article(
             published, date_source = pending.discovered_at, "first-seen"
     conn = session.connection()
     now = utcnow()
-    story_id = conn.execute(
-        _INSERT_STORY, {"title": title, "first_published_at": published, "created_at": now}
-    ).scalar_one()
+    # A reprint of a recent article from another outlet joins its story: one alert per story.
+    story_id = assign_story(
+        session,
+        article_id=pending.id,
+        source_id=rt.source_ids.get(pending.source) or _source_id(session, pending.source),
+        title=title,
+        text=extracted.text,
+        published_at=published,
+    ).story_id
     updated = conn.execute(
         _UPDATE_ARTICLE,
         {
@@ -634,7 +643,14 @@ async def _poll(rt: Runtime, source: SourceConfig, report: PollReport) -> None:
         _record_source(rt, source, error=report.error, retry_after=result.retry_after)
     elif result.not_modified:  # 304, or the same bytes as last time: nothing to parse
         report.not_modified = True
-        _record_source(rt, source)
+        _record_source(  # a 304 may bring new validators: keep them for the next request
+            rt,
+            source,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            content_hash=result.content_hash,
+            validators=(result.etag, result.last_modified) != (etag, last_modified),
+        )
     else:
         try:
             candidates = discover(source, result.body or b"", result.headers, result.final_url, rt)
