@@ -26,6 +26,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+alerts_app = typer.Typer(
+    help="The alert outbox: list rows, requeue failed or dead ones.", invoke_without_command=True
+)
+app.add_typer(alerts_app, name="alerts")
 topics_app = typer.Typer(help="Try topics on stored articles; recompute their matches.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 
@@ -135,6 +139,7 @@ def run(
     watch_config: bool = typer.Option(
         False, "--watch-config", help="Reload the config when its file changes (SIGHUP always does)."
     ),
+    tick: float = typer.Option(5.0, "--tick", min=0.05, hidden=True, help="Seconds between scheduler ticks."),
 ) -> None:
     """Run the monitor daemon (until SIGTERM/SIGINT), or one pass with --once."""
     from monitor.scheduler import run_daemon, run_once
@@ -146,7 +151,7 @@ def run(
             reports, stats = asyncio.run(run_once(cfg))
             _print_reports(reports, stats)
         else:
-            asyncio.run(run_daemon(cfg, http=address, watch_config=watch_config))
+            asyncio.run(run_daemon(cfg, http=address, watch_config=watch_config, tick=tick))
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
     except Exception as exc:  # e.g. the database is unreachable
@@ -457,6 +462,107 @@ def topics_rematch(
         markup=False,
         highlight=False,
     )
+
+
+def _open_db(cfg: Config):
+    from monitor.runtime import open_database
+
+    try:
+        return open_database(cfg)
+    except Exception as exc:
+        raise _fail(f"database {_safe_url(cfg.database)}: {_one_line(exc)}", 1) from None
+
+
+@alerts_app.callback()
+def alerts(
+    ctx: typer.Context,
+    status_: str | None = typer.Option(
+        None, "--status", "-s", help="pending, sending, sent, failed, dead or skipped."
+    ),
+    channel: str | None = typer.Option(None, "--channel", help="Only this channel."),
+    limit: int = typer.Option(50, "--limit", help="At most this many rows, newest first."),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f"),
+) -> None:
+    """List outbox rows, newest first (`monitor alerts retry` requeues)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from monitor.alerts.admin import list_alerts
+
+    cfg = _config(ctx)
+    engine, factory = _open_db(cfg)
+    try:
+        with factory() as session:
+            rows = list_alerts(session, status=status_, channel=channel, limit=limit)
+    except ValueError as exc:
+        raise _fail(f"--status: {exc}") from None
+    finally:
+        engine.dispose()
+    tz = cfg.tz
+
+    def when(moment):
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+    if fmt is TableFormat.json:
+        print(json.dumps([{
+            "id": r.id, "status": r.status, "channel": r.channel, "topic": r.topic, "title": r.title,
+            "outlet": r.outlet, "url": r.url, "attempts": r.attempts, "created": r.created_at.isoformat(),
+            "next_attempt": r.next_attempt_at.isoformat() if r.next_attempt_at else None,
+            "sent": r.sent_at.isoformat() if r.sent_at else None, "last_error": r.last_error,
+            "services": r.services,
+        } for r in rows], ensure_ascii=False, indent=2))  # fmt: skip
+        return
+    table = Table("id", "status", "channel", "topic", "title", "outlet", "tries", "created", "next / sent",
+                  title=f"{len(rows)} alerts ({cfg.timezone})")  # fmt: skip
+    table.add_column("last error", overflow="fold")
+    for r in rows:
+        moment = r.sent_at if r.status == "sent" else r.next_attempt_at
+        table.add_row(str(r.id), r.status, r.channel, r.topic, r.title, r.outlet, str(r.attempts),
+                      when(r.created_at), when(moment), r.last_error or "")  # fmt: skip
+    out.print(table)
+
+
+@alerts_app.command("retry")
+def alerts_retry(
+    ctx: typer.Context,
+    ids: list[int] = typer.Argument(None, help="Outbox row ids (see `monitor alerts`)."),
+    all_: bool = typer.Option(False, "--all", help="Every failed and dead row."),
+) -> None:
+    """Requeue rows for a fresh series of attempts (a sent row given by id is sent again)."""
+    from monitor.alerts.admin import retry_alerts
+    from monitor.db.session import transaction
+
+    if bool(ids) == all_:
+        raise _fail("give alert ids, or --all (not both)")
+    cfg = _config(ctx)
+    engine, factory = _open_db(cfg)
+    with transaction(factory) as session:
+        result = retry_alerts(session, None if all_ else ids)
+    engine.dispose()
+    out.print(
+        f"requeued: {len(result.requeued)}"
+        + (f" ({', '.join(map(str, result.requeued))})" if result.requeued and not all_ else "")
+    )
+    if result.missing:
+        out.print(f"no such alert: {', '.join(map(str, result.missing))}")
+    if result.busy:
+        out.print(f"already queued or being sent: {', '.join(map(str, result.busy))}")
+    if result.missing:
+        raise typer.Exit(1)
+
+
+@app.command("notify-test")
+def notify_test(
+    ctx: typer.Context, channel: str = typer.Argument(..., help="A channel name from the config.")
+) -> None:
+    """Send a sample alert (a sample digest to a digest channel) and report the result."""
+    from monitor.alerts.admin import notify_test as send_sample
+
+    cfg = _config(ctx)
+    result = send_sample(cfg, channel)
+    if not result.ok:
+        raise _fail(f"channel {channel!r}: {result.error}", 1)
+    services = ", ".join(r.get("service", "?") for r in result.results) or channel
+    out.print(f"sent a sample alert to {channel!r} ({services})")
 
 
 @db_app.command("upgrade")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
+from monitor.alerts.digest import DigestStats, send_digests
 from monitor.alerts.outbox import SendStats, send_pending
 from monitor.alerts.send import send_message
 from monitor.config import Config, ConfigError, load
@@ -43,8 +44,7 @@ def send_alerts(rt: Runtime) -> SendStats:
     total = SendStats()
     while True:
         stats = send_pending(rt.factory, rt.config)
-        for name in ("sent", "failed", "dead", "skipped"):
-            setattr(total, name, getattr(total, name) + getattr(stats, name))
+        total.add(stats)
         for outcome in ("sent", "failed", "dead"):
             if getattr(stats, outcome):
                 rt.metrics.alerts_sent.labels(outcome=outcome).inc(getattr(stats, outcome))
@@ -107,11 +107,22 @@ class OperatorAlerts:
         return sent
 
 
+def send_due_digests(rt: Runtime) -> DigestStats:
+    """Send the digest of every digest channel whose period has ended (blocking)."""
+    stats = send_digests(rt.factory, rt.config)
+    for outcome in ("sent", "failed", "dead"):
+        if getattr(stats, outcome):
+            rt.metrics.alerts_sent.labels(outcome=outcome).inc(getattr(stats, outcome))
+    return stats
+
+
 async def run_once(config: Config, settings: Settings | None = None) -> tuple[list[PollReport], SendStats]:
-    """Poll every source once, process what they lead to, send the alerts."""
+    """Poll every source once, process what they lead to, send the alerts (and digests whose
+    period has ended, so a cron-driven ``run --once`` delivers them too)."""
     async with open_runtime(config, settings) as rt:
         reports = await poll_all(rt)
         stats = await asyncio.to_thread(send_alerts, rt)
+        await asyncio.to_thread(send_due_digests, rt)
     return reports, stats
 
 
@@ -186,6 +197,12 @@ async def run_daemon(
             if stats.sent or stats.failed or stats.dead:
                 log.info("alerts: %d sent, %d failed, %d dead", stats.sent, stats.failed, stats.dead)
 
+        async def digests() -> None:
+            stats = await asyncio.to_thread(send_due_digests, rt)
+            if stats.digests or stats.failed or stats.dead:
+                log.info("digests: %d sent (%d alerts), %d failed, %d dead", stats.digests, stats.sent,
+                         stats.failed, stats.dead)  # fmt: skip
+
         async def check_health() -> None:
             for line in await asyncio.to_thread(operator.check, rt):
                 log.warning("operator alerted: %s", line)
@@ -199,6 +216,7 @@ async def run_daemon(
         now = datetime.now(UTC)
         scheduler.add_job(poll_due, "interval", seconds=tick, next_run_time=now, id="poll")
         scheduler.add_job(send, "interval", seconds=send_every, next_run_time=now, id="send")
+        scheduler.add_job(digests, "interval", seconds=30, next_run_time=now, id="digests")
         if rt.config.operator_channel:
             scheduler.add_job(check_health, "interval", seconds=health_every, id="health")
         scheduler.start()

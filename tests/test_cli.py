@@ -111,3 +111,38 @@ def test_unreachable_database_is_one_line(tmp_path):
     proc = cli("--config", cfg.path, "matches", cwd=tmp_path)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and proc.stderr.startswith("database postgresql+psycopg://")
+
+
+def test_alerts_list_retry_and_notify_test(tmp_path, site):
+    serve_outlet(site)
+    site.route("/hook", Response("down", status=500, content_type="text/plain"))
+    cfg = make_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'm.db'}",
+        [{"name": "Atlas", "feed": site.url("/feed.xml")}],
+        site.base[7:] + "/hook",
+    )
+    assert cli("--config", cfg.path, "run", "--once", cwd=tmp_path).returncode == 0
+    proc = cli("--config", cfg.path, "alerts", "--status", "failed", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert len(rows) == 2 and {r["topic"] for r in rows} == {"Seghrouchni", "Data centres"}
+    assert all(r["attempts"] == 1 and "500" in r["last_error"] for r in rows)
+
+    proc = cli("--config", cfg.path, "alerts", "retry", "--all", cwd=tmp_path)
+    assert proc.returncode == 0 and "requeued: 2" in proc.stdout
+    pending = json.loads(
+        cli("--config", cfg.path, "alerts", "-s", "pending", "-f", "json", cwd=tmp_path).stdout
+    )
+    assert sorted(r["id"] for r in pending) == sorted(r["id"] for r in rows)
+    assert cli("--config", cfg.path, "alerts", "retry", "999", cwd=tmp_path).returncode == 1
+    bad = cli("--config", cfg.path, "alerts", "--status", "lost", cwd=tmp_path)
+    assert bad.returncode == 2 and "unknown status 'lost'" in bad.stderr
+
+    site.route("/hook", Response("ok", content_type="text/plain"))
+    before = len(site.posts("/hook"))
+    proc = cli("--config", cfg.path, "notify-test", "hook", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert len(site.posts("/hook")) == before + 1 and "[test]" in site.posts("/hook")[-1].json()["title"]
+    proc = cli("--config", cfg.path, "notify-test", "hok", cwd=tmp_path)
+    assert proc.returncode == 1 and "unknown channel 'hok'" in proc.stderr
