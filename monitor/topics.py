@@ -12,11 +12,22 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Config, TopicConfig
-from monitor.db.models import DONE, Article, Match, Source, Topic, utcnow
+from monitor.db.models import (
+    DONE,
+    OUT_FAILED,
+    OUT_PENDING,
+    OUT_SKIPPED,
+    Alert,
+    Article,
+    Match,
+    Source,
+    Topic,
+    utcnow,
+)
 from monitor.db.session import transaction
 from monitor.db.sync import topic_definition
 from monitor.match import Matcher, TopicMatch
@@ -203,7 +214,7 @@ def _rematch_chunk(session: Session, matcher: Matcher, topic_id: int, rows, repo
         old = stored.get(article.id)
         if hit is None:
             if old is not None:
-                gone.append(old.id)
+                gone.append((old.id, article.id))
         elif old is None:
             session.add(
                 Match(
@@ -221,5 +232,16 @@ def _rematch_chunk(session: Session, matcher: Matcher, topic_id: int, rows, repo
                 old.terms, old.fields, old.snippet = hit.terms, hit.fields, hit.snippet
             report.kept += 1
     if gone:
-        session.execute(delete(Match).where(Match.id.in_(gone)))
+        session.execute(delete(Match).where(Match.id.in_([m for m, _ in gone])))
+        # An alert not sent yet for a match that no longer holds is withdrawn, not sent.
+        session.execute(
+            update(Alert)
+            .where(
+                Alert.topic_id == topic_id,
+                Alert.article_id.in_([a for _, a in gone]),
+                Alert.status.in_((OUT_PENDING, OUT_FAILED)),
+            )
+            .values(status=OUT_SKIPPED, last_error="withdrawn: the topic no longer matches (topics rematch)")
+            .execution_options(synchronize_session=False)
+        )
         report.removed += len(gone)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from monitor.config import Config, SourceConfig, TopicConfig
 from monitor.db.migrate import upgrade
-from monitor.db.models import DONE, PENDING, Alert, Article, Match, Source, Topic
+from monitor.db.models import DONE, PENDING, Alert, Article, Match, Source, Story, Topic
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.db.sync import sync_config, topic_definition
 from monitor.runtime import Settings
@@ -159,6 +159,30 @@ def test_rematch_recomputes_one_topic_without_alerts(session_factory):
 
     again = rematch(session_factory, cfg, "Seghrouchni")
     assert (again.added, again.removed, again.kept) == (0, 0, 4)
+
+
+def test_rematch_withdraws_unsent_alerts_of_dropped_matches(session_factory):
+    ids = seed(session_factory)
+    old = TopicConfig(name="Seghrouchni", keywords=["Seghrouchni"])
+    store_match(session_factory, old, ids["a3"], ["Seghrouchni"])  # the football article
+    store_match(session_factory, old, ids["a1"], ["Seghrouchni"])
+    with transaction(session_factory) as s:
+        topic_id = s.scalar(select(Topic.id).where(Topic.name == "Seghrouchni"))
+        for key, status in (("a3", "pending"), ("a1", "pending")):
+            story = Story(title=key)
+            s.add(story)
+            s.flush()
+            s.add(
+                Alert(
+                    topic_id=topic_id, story_id=story.id, article_id=ids[key], channel="press", status=status
+                )
+            )
+    new = TopicConfig(name="Seghrouchni", keywords=["Seghrouchni"], exclude=["football"])
+    rematch(session_factory, config(new), "Seghrouchni")
+    with session_factory() as s:
+        by_article = {a.article_id: a for a in s.scalars(select(Alert))}
+    assert by_article[ids["a3"]].status == "skipped" and "withdrawn" in by_article[ids["a3"]].last_error
+    assert by_article[ids["a1"]].status == "pending"
 
 
 def test_rematch_of_a_topic_never_stored_creates_it(session_factory):
