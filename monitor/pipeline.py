@@ -189,6 +189,7 @@ _SOURCE_OK = update(_sources).where(_sources.c.id == bindparam("b_id"))
 def _record_source(
     rt: Runtime,
     source: SourceConfig,
+    source_id: int,
     *,
     error: str | None = None,
     etag: str | None = None,
@@ -200,7 +201,6 @@ def _record_source(
     """Store the outcome of a poll in the source's row: success resets the failure count and
     schedules the next poll one interval later; a failure backs off exponentially."""
     now = utcnow()
-    source_id = rt.source_ids[source.name]
     with transaction(rt.factory) as session:
         if error is None:  # the common case, kept cheap: one prebuilt UPDATE
             values = {
@@ -325,11 +325,13 @@ def store_article(
 
     The article must still be pending (else ``_NoLongerPending``). Returns how many topics matched.
     """
-    source = rt.config.source(pending.source)
+    source = _configured(rt, pending.source)
     title = extracted.title or pending.title
     published, date_source = pending.published_at, "feed"
     if published is None:
-        published = _localise(extracted.published, rt.config.source_timezone(source))
+        published = _localise(
+            extracted.published, rt.config.source_timezone(source) if source else rt.config.tz
+        )
         date_source = "page"
         if published is None:
             published, date_source = pending.discovered_at, "first-seen"
@@ -350,7 +352,7 @@ def store_article(
             "b_id": pending.id,
             "title": title,
             "text": extracted.text,
-            "language": extracted.language or source.language,
+            "language": extracted.language or _language(rt, pending.source),
             "author": pending.author or extracted.author,
             "published_at": published,
             "date_source": date_source,
@@ -428,7 +430,7 @@ def _page_failed(
         from_feed = Extracted(
             title=pending.title, text=summary, published=None, language=None, author=None, canonical_url=None
         )
-        language = rt.config.source(pending.source).language  # as store_article stores it
+        language = _language(rt, pending.source)  # as store_article stores it
         hits = rt.matcher.match(pending.title, summary, source=pending.source, language=language)
         note = f"page failed ({error}); stored from the feed's title and summary"
         matched = store_article(session, rt, pending, from_feed, hits, notify=notify, note=note)
@@ -489,11 +491,22 @@ def _postpone(rt: Runtime, pending: PendingArticle, seconds: float, reason: str)
     return PENDING, 0
 
 
-def _obeys_robots(rt: Runtime, source_name: str) -> bool:
+def _configured(rt: Runtime, source_name: str) -> SourceConfig | None:
+    """The source's config, or None when a reload removed it while its poll was in flight."""
     try:
-        return rt.config.source(source_name).robots
-    except KeyError:  # removed from the config since it was discovered
-        return True
+        return rt.config.source(source_name)
+    except KeyError:
+        return None
+
+
+def _language(rt: Runtime, source_name: str) -> str | None:
+    source = _configured(rt, source_name)
+    return source.language if source else None
+
+
+def _obeys_robots(rt: Runtime, source_name: str) -> bool:
+    source = _configured(rt, source_name)
+    return source.robots if source else True
 
 
 async def process_article(
@@ -531,7 +544,7 @@ async def process_article(
         return _attempt_failed(rt, pending, str(exc), None, notify)
 
     page_url = _page_canonical(extracted.canonical_url)
-    language = extracted.language or rt.config.source(source_name).language  # as store_article stores it
+    language = extracted.language or _language(rt, source_name)  # as store_article stores it
     hits = rt.matcher.match(
         extracted.title or pending.title, extracted.text, source=source_name, language=language
     )
@@ -640,12 +653,13 @@ async def _poll(rt: Runtime, source: SourceConfig, report: PollReport) -> None:
         report.ok, report.error = False, result.error or f"HTTP {result.status}"
         if result.robots == DISALLOWED:
             report.error += " (set 'robots: false' on the source to override)"
-        _record_source(rt, source, error=report.error, retry_after=result.retry_after)
+        _record_source(rt, source, source_id, error=report.error, retry_after=result.retry_after)
     elif result.not_modified:  # 304, or the same bytes as last time: nothing to parse
         report.not_modified = True
         _record_source(  # a 304 may bring new validators: keep them for the next request
             rt,
             source,
+            source_id,
             etag=result.etag,
             last_modified=result.last_modified,
             content_hash=result.content_hash,
@@ -656,13 +670,14 @@ async def _poll(rt: Runtime, source: SourceConfig, report: PollReport) -> None:
             candidates = discover(source, result.body or b"", result.headers, result.final_url, rt)
         except DiscoverError as exc:
             report.ok, report.error = False, str(exc)
-            _record_source(rt, source, error=report.error)
+            _record_source(rt, source, source_id, error=report.error)
         else:
             report.discovered = len(candidates)
             report.new = _store_candidates_safely(rt, source_id, candidates, "live")
             _record_source(
                 rt,
                 source,
+                source_id,
                 etag=result.etag,
                 last_modified=result.last_modified,
                 content_hash=result.content_hash,
