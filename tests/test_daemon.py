@@ -10,22 +10,41 @@ happen within N seconds" waits, whose bounds are generous.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from monitor import pipeline
-from monitor.db.models import DONE, PENDING, Article, Source
-from monitor.db.session import make_engine, make_sessionmaker
+from monitor.db.models import DONE, OUT_SENT, PENDING, Alert, Article, Source
+from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.extract import Extractor
 from monitor.pipeline import poll_source
 from monitor.runtime import Settings, open_runtime
-from monitor.scheduler import due_sources, run_daemon
+from monitor.scheduler import OperatorAlerts, due_sources, run_daemon
 from tests.servers import Response
 from tests.sitegen import article_page, listing_page, rss_feed
-from tests.test_pipeline import DATACENTRE, FAST, SEGHROUCHNI, make_config, once, paragraphs
+from tests.test_pipeline import (
+    DATACENTRE,
+    FAST,
+    SEGHROUCHNI,
+    make_config,
+    once,
+    paragraphs,
+    serve_outlet,
+)
 
 RSS = "application/rss+xml"
 
@@ -476,3 +495,392 @@ def test_retry_after_on_an_article_page_holds_the_host_and_the_article(tmp_path,
     reports, _ = once(cfg, settings)
     assert reports[0].processed == 1 and reports[0].retrying == 0
     assert len(site.posts("/hook")) == 2
+
+
+# --------------------------------------------------------------------------- the daemon as a process
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Daemon:
+    """`monitor run` in a subprocess (fast tick), its stderr in a file."""
+
+    def __init__(self, cfg, tmp_path: Path, *run_args: str, global_args: tuple[str, ...] = ()) -> None:
+        self.log_path = tmp_path / f"daemon-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", cfg.path, *global_args, "run", "--tick", "0.3",
+             *run_args],
+            stdout=subprocess.DEVNULL, stderr=self._log, text=True, cwd=tmp_path,
+        )  # fmt: skip
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 60) -> tuple[int, float]:
+        """SIGTERM; returns (exit code, seconds it took to exit)."""
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=timeout)
+        return code, time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def metric(families: dict, sample: str, **labels: str) -> float:
+    """Sum of the samples called ``sample`` whose labels include ``labels``."""
+    family = sample.removesuffix("_total").removesuffix("_count")
+    return (
+        sum(
+            s.value
+            for s in families[family].samples
+            if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items())
+        )
+        if family in families
+        else 0.0
+    )
+
+
+def test_daemon_serves_healthz_and_metrics_and_alerts_a_new_article_within_its_interval(tmp_path, site):
+    items = [story(site, "/2026/11/digital-strategy/", "Digital strategy presented", SEGHROUCHNI),
+             story(site, "/2026/11/tangier-data-centre/", "Tangier data centre", DATACENTRE),
+             story(site, "/2026/11/cup-final-report/", "Cup final ends in a draw")]  # fmt: skip
+    serve_feed(site, "/feed.xml", items)
+    cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}",
+                      [{"name": "Atlas", "feed": site.url("/feed.xml"), "interval": "2s"}], hook(site))  # fmt: skip
+    port = free_port()
+    daemon = Daemon(cfg, tmp_path, "--http", f"127.0.0.1:{port}")
+    try:
+        wait_for(lambda: len(site.posts("/hook")) == 2, 60, "the two alerts")
+        scraped: dict = {}
+
+        def counted() -> bool:
+            status, text = http_get(port, "/metrics")
+            scraped.update({f.name: f for f in text_string_to_metric_families(text)})
+            return status == 200 and metric(scraped, "monitor_alerts_sent_total", outcome="sent") >= 2
+
+        wait_for(counted, 30, "/metrics to count the sent alerts")
+        assert metric(scraped, "monitor_polls_total", source="Atlas") >= 1
+        assert metric(scraped, "monitor_articles_total", source="Atlas", outcome="done") == 3
+        assert metric(scraped, "monitor_matches_total") == 2
+        assert metric(scraped, "monitor_matches_total", topic="Seghrouchni") == 1
+        assert metric(scraped, "monitor_alerts", status="sent") == 2
+        assert metric(scraped, "monitor_articles_stored", status="done") == 3
+        assert metric(scraped, "monitor_poll_seconds_count") >= 1
+        assert metric(scraped, "monitor_article_seconds_count") == 3
+        status, body = http_get(port, "/healthz")
+        health = json.loads(body)
+        assert status == 200 and health["ok"] is True and health["sources"] == 1
+        assert http_get(port, "/nope")[0] == 404
+
+        # A new matching article is alerted within the source's interval plus a few seconds.
+        wait_for(lambda: site.hits("/feed.xml") >= 2, 30, "a second poll")
+        items.append(story(site, "/2026/11/seghrouchni-visits-tangier/", "Seghrouchni visits Tangier",
+                           SEGHROUCHNI))  # fmt: skip
+        serve_feed(site, "/feed.xml", items)
+        published = time.monotonic()
+        wait_for(lambda: len(site.posts("/hook")) == 3, 60, "the new article's alert")
+        latency = time.monotonic() - published
+        assert "Seghrouchni visits Tangier" in site.posts("/hook")[-1].json()["title"]
+        assert latency < 2 * 1.1 + 0.3 + 15, latency  # interval (+jitter) + tick + generous slack
+        code, _ = daemon.stop()
+    finally:
+        daemon.kill()
+    assert code == 0, daemon.log
+    assert "Traceback" not in daemon.log
+
+
+@pytest.mark.parametrize("how", ["sighup", "watch-config"])
+def test_config_reload_adds_and_removes_sources_and_topics(tmp_path, site, how):
+    serve_feed(site, "/a.xml", [])
+    serve_feed(site, "/b.xml", [])
+    harbour = story(site, "/c/2026/11/tangier-harbour-extended/", "Tangier harbour to be extended",
+                    "The harbour of Tangier Med will be extended by 2030, the port authority said.")  # fmt: skip
+    serve_feed(site, "/c.xml", [harbour])
+    db_url = f"sqlite:///{tmp_path / 'm.db'}"
+    a = {"name": "A", "feed": site.url("/a.xml"), "interval": "1s"}
+    b = {"name": "B", "feed": site.url("/b.xml"), "interval": "1s"}
+    c = {"name": "C", "feed": site.url("/c.xml"), "interval": "1s"}
+    cfg = make_config(tmp_path, db_url, [a, b], hook(site))
+    daemon = Daemon(cfg, tmp_path, *(["--watch-config"] if how == "watch-config" else []))
+    try:
+        wait_for(lambda: site.hits("/a.xml") >= 2 and site.hits("/b.xml") >= 2, 60, "A and B polled")
+        assert site.hits("/c.xml") == 0
+        topics = [
+            {"name": "Harbour", "keywords": ["harbour"]},
+            {"name": "Seghrouchni", "keywords": ["Seghrouchni"]},
+        ]
+        make_config(tmp_path, db_url, [a, c], hook(site), topics=topics)  # rewrites the same file
+        if how == "sighup":
+            daemon.signal(signal.SIGHUP)
+        wait_for(lambda: site.hits("/c.xml") >= 1, 30, "the added source to be polled")
+        wait_for(lambda: len(site.posts("/hook")) == 1, 30, "the added topic's alert")
+        assert site.posts("/hook")[0].json()["title"].startswith("[Harbour]")
+        time.sleep(0.5)  # a poll of B begun before the reload may still be on its way
+        a_hits, b_hits = site.hits("/a.xml"), site.hits("/b.xml")
+        time.sleep(3)  # three intervals
+        assert site.hits("/b.xml") == b_hits, "the removed source is still polled"
+        assert site.hits("/a.xml") > a_hits and site.hits("/c.xml") >= 2
+        code, _ = daemon.stop()
+    finally:
+        daemon.kill()
+    assert code == 0, daemon.log
+    assert "config reloaded: 2 sources (+C, -B), 2 topics (+Harbour, -Data centres)" in daemon.log
+
+
+def test_a_broken_config_edit_keeps_the_running_config(tmp_path, site):
+    serve_feed(site, "/a.xml", [])
+    cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}",
+                      [{"name": "A", "feed": site.url("/a.xml"), "interval": "1s"}], hook(site))  # fmt: skip
+    daemon = Daemon(cfg, tmp_path, "--watch-config")
+    try:
+        wait_for(lambda: site.hits("/a.xml") >= 1, 60, "A polled")
+        Path(cfg.path).write_text('{"sources": [{"name": "A"}]', encoding="utf-8")  # broken JSON/YAML
+        wait_for(lambda: "config reload failed" in daemon.log, 30, "the reload error")
+        hits = site.hits("/a.xml")
+        wait_for(lambda: site.hits("/a.xml") > hits, 30, "A still polled")
+        code, _ = daemon.stop()
+    finally:
+        daemon.kill()
+    assert code == 0 and "Traceback" not in daemon.log
+
+
+def _slow_outlet(site, delay: float) -> list[str]:
+    """Four articles (two matching) whose pages take ``delay`` seconds; returns their paths."""
+    texts = [SEGHROUCHNI, DATACENTRE, "The match ended one all.", "Rain is expected in the north."]
+    paths = [f"/2026/11/slow-story-{i}/" for i in range(4)]
+    items = [
+        story(site, p, f"Slow story {i}", t, delay=delay)
+        for i, (p, t) in enumerate(zip(paths, texts, strict=True))
+    ]
+    serve_feed(site, "/feed.xml", items)
+    return paths
+
+
+def _all_stored_once(cfg, site, paths: list[str]) -> None:
+    assert sorted(rows(cfg, Article.status)) == [(DONE,)] * len(paths)
+    titles = sorted(p.json()["title"] for p in site.posts("/hook"))
+    assert len(titles) == 2, titles
+    assert titles[0].startswith("[Data centres]") and titles[1].startswith("[Seghrouchni]")
+    assert sorted(rows(cfg, Alert.status)) == [(OUT_SENT,)] * 2
+
+
+def test_sigterm_during_work_finishes_it_and_loses_nothing(tmp_path, site):
+    paths = _slow_outlet(site, delay=1.0)
+    cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}",
+                      [{"name": "Atlas", "feed": site.url("/feed.xml"), "interval": "1h"}], hook(site))  # fmt: skip
+    daemon = Daemon(cfg, tmp_path, global_args=("--log-format", "json"))
+    try:
+        wait_for(lambda: any(site.hits(p) for p in paths), 60, "the first article request")
+        code, took = daemon.stop(timeout=90)
+    finally:
+        daemon.kill()
+    assert code == 0, daemon.log
+    assert took >= 0.5  # it waited for the pages in flight rather than dropping them
+    records = [json.loads(line) for line in daemon.log.splitlines() if line.strip()]
+    assert any("stopping: finishing 1 poll(s)" in r["message"] for r in records)
+    assert records[-1]["message"] == "stopped"
+
+    proc = subprocess.run([sys.executable, "-m", "monitor.cli", "--config", cfg.path, "run", "--once"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    _all_stored_once(cfg, site, paths)
+    assert [site.hits(p) for p in paths] == [1, 1, 1, 1]  # finished by the daemon, not fetched again
+
+
+def test_work_cut_short_at_the_stop_timeout_is_finished_by_the_next_run(tmp_path, db_url, site, caplog):
+    paths = _slow_outlet(site, delay=1.5)
+    cfg = make_config(tmp_path, db_url, [{"name": "Atlas", "feed": site.url("/feed.xml"), "interval": "1h"}],
+                      hook(site))  # fmt: skip
+
+    async def go():
+        stop = asyncio.Event()
+
+        async def stop_when_pages_are_requested():
+            while not any(site.hits(p) for p in paths):
+                await asyncio.sleep(0.02)
+            stop.set()
+
+        trigger = asyncio.create_task(stop_when_pages_are_requested())
+        await run_daemon(cfg, FAST, tick=0.2, send_every=0.5, stop_timeout=0.2, stop_event=stop)
+        await trigger
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    with caplog.at_level(logging.WARNING):
+        leftovers = asyncio.run(go())
+    assert leftovers == [], "run_daemon returned with tasks still running"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    statuses = dict(rows(cfg, Article.url, Article.status))
+    assert len(statuses) == 4 and PENDING in statuses.values()  # cut short: some pages not done
+    assert {a for (a,) in rows(cfg, Article.attempts, where=[Article.status == PENDING])} == {
+        0
+    }  # no attempt spent
+
+    once(cfg)
+    _all_stored_once(cfg, site, paths)
+
+
+def test_removing_a_source_while_it_is_being_polled(tmp_path, db_url, site):
+    page = story(site, "/2026/11/slow-feed-story/", "Slow feed story", SEGHROUCHNI)
+    site.route("/slow.xml", Response(rss_feed(site.base, [page]), content_type=RSS, delay=1.0))
+    serve_feed(site, "/other.xml", [])
+    slow = {"name": "Slow", "feed": site.url("/slow.xml")}
+    other = {"name": "Other", "feed": site.url("/other.xml")}
+    cfg = make_config(tmp_path, db_url, [slow, other], hook(site))
+
+    async def work(rt):
+        task = asyncio.create_task(poll_source(rt, cfg.source("Slow")))
+        await asyncio.sleep(0.3)
+        rt.apply(make_config(tmp_path, db_url, [other], hook(site)))  # SIGHUP meanwhile
+        return await task
+
+    report = in_runtime(cfg, work)
+    assert report.ok and report.processed == 1 and report.matched == 1, report.error
+    row = source_row(cfg, "Slow")
+    assert row.last_success_at is not None and row.consecutive_failures == 0
+
+
+# --------------------------------------------------------------------------- status, logs, operator alerts
+
+
+def cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)  # fmt: skip
+
+
+def test_status_flags_failing_silent_and_disabled_sources(tmp_path, site):
+    serve_outlet(site)
+    serve_feed(site, "/quiet.xml", [])
+    site.route("/gone.xml", Response("gone", status=410, content_type="text/plain"))
+    sources = [
+        {"name": "Atlas", "feed": site.url("/feed.xml")},
+        {"name": "Quiet", "feed": site.url("/quiet.xml")},
+        {"name": "Broken", "feed": site.url("/missing.xml")},
+        {"name": "Gone", "feed": site.url("/gone.xml")},
+    ]
+    cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", sources, hook(site))
+    for _ in range(3):
+        once(cfg)
+    now = datetime.now(UTC)
+    engine = make_engine(cfg.database)
+    with transaction(make_sessionmaker(engine)) as s:  # Quiet used to publish hourly, then stopped
+        quiet = s.scalar(select(Source.id).where(Source.name == "Quiet"))
+        for i in range(6):
+            url = f"{site.base}/quiet/{i}"
+            s.add(Article(source_id=quiet, url=url, fetch_url=url, status=DONE, origin="live",
+                          discovered_at=now - timedelta(hours=10 + i)))  # fmt: skip
+    engine.dispose()
+
+    proc = cli("--config", cfg.path, "status", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = {name: next((line for line in proc.stdout.splitlines() if f" {name} " in line), "")
+             for name in ("Atlas", "Quiet", "Broken", "Gone")}  # fmt: skip
+    assert " ok " in lines["Atlas"], proc.stdout
+    assert "silent" in lines["Quiet"] and "failing" not in lines["Quiet"], proc.stdout
+    assert "failing" in lines["Broken"], proc.stdout
+    assert "disabled" in lines["Gone"], proc.stdout
+    assert "404" in proc.stdout and "410" in proc.stdout
+
+    proc = cli("--config", cfg.path, "status", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    health = {h["source"]: h for h in json.loads(proc.stdout)}
+    assert [health[n]["flags"] for n in ("Atlas", "Quiet", "Broken", "Gone")] == [
+        [], ["silent"], ["failing"], ["disabled"]]  # fmt: skip
+    assert (
+        health["Atlas"]["items_24h"] == 3 and health["Atlas"]["last_success"] and health["Atlas"]["next_poll"]
+    )
+    assert health["Quiet"]["items_24h"] == 6
+    assert health["Broken"]["consecutive_failures"] == 3 and "404" in health["Broken"]["last_error"]
+    assert "410" in health["Gone"]["disabled"]
+
+
+def test_json_logs_name_the_source_and_article(tmp_path, site):
+    serve_outlet(site)
+    site.route(
+        "/2026/11/tangier-data-centre-project/", Response("oops", status=500, content_type="text/plain")
+    )
+    sources = [
+        {"name": "Dead host", "feed": "http://127.0.0.1:9/feed.xml"},
+        {"name": "Atlas", "feed": site.url("/feed.xml")},
+    ]
+    cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", sources, hook(site))
+    proc = cli("--config", cfg.path, "--log-format", "json", "run", "--once", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stderr.splitlines() if line.strip()]  # every line is JSON
+    dead = [r for r in records if "refused" in r["message"]]
+    assert dead and all(r["level"] == "warning" and r["source"] == "Dead host" for r in dead)
+    page = [r for r in records if "HTTP 500" in r["message"]]
+    assert page and page[0]["source"] == "Atlas"
+    assert page[0]["article"].endswith("/2026/11/tangier-data-centre-project/")
+
+
+def test_operator_is_alerted_once_per_episode(tmp_path, db_url, site):
+    ops = {"up": False}
+    site.route("/ops", lambda _req: Response("ok" if ops["up"] else "down", status=200 if ops["up"] else 500,
+                                             content_type="text/plain"))  # fmt: skip
+    serve_feed(site, "/fine.xml", [])
+    channels = [
+        {"name": "hook", "url": f"json://{hook(site)}"},
+        {"name": "ops", "url": f"json://{site.base[7:]}/ops"},
+    ]
+    sources = [
+        {"name": "Broken", "feed": site.url("/broken.xml")},
+        {"name": "Fine", "feed": site.url("/fine.xml")},
+    ]
+    cfg = make_config(tmp_path, db_url, sources, "unused", channels=channels, operator_channel="ops")
+
+    def delivered() -> list[dict]:
+        return [p.json() for p in site.posts("/ops")]
+
+    async def work(rt):
+        operator = OperatorAlerts()
+        checks = []
+        for _ in range(3):
+            await poll_source(rt, cfg.source("Broken"))
+            await poll_source(rt, cfg.source("Fine"))
+            checks.append(operator.check(rt))
+        assert checks == [[], [], []] and len(site.posts("/ops")) == 1  # tried once, channel down
+        ops["up"] = True
+        assert operator.check(rt) == ["Broken: failing"]  # tried again at the next check
+        await poll_source(rt, cfg.source("Broken"))
+        assert operator.check(rt) == [] and operator.check(rt) == []  # one alert per episode
+        assert len(site.posts("/ops")) == 2
+
+        serve_feed(site, "/broken.xml", [])  # recovers...
+        await poll_source(rt, cfg.source("Broken"))
+        assert operator.check(rt) == []
+        site.route("/broken.xml", Response("oops", status=500, content_type="text/plain"))  # ...fails again
+        for _ in range(3):
+            await poll_source(rt, cfg.source("Broken"))
+        assert operator.check(rt) == ["Broken: failing"]
+
+    in_runtime(cfg, work)
+    alerts = delivered()
+    assert len(alerts) == 3  # the failed attempt, then one per episode
+    assert all("[monitor] source 'Broken' is failing" in a["title"] for a in alerts)
+    assert "404" in alerts[1]["message"] and site.url("/broken.xml") in alerts[1]["message"]
+    assert "500" in alerts[2]["message"]
+    assert not any("Fine" in a["title"] for a in alerts)
+
+    run_daemon_for(cfg, 2.0, health_every=0.3)  # the daemon checks on its own, once per episode too
+    assert len(site.posts("/ops")) == 4
