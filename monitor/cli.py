@@ -142,7 +142,7 @@ def run(
     tick: float = typer.Option(5.0, "--tick", min=0.05, hidden=True, help="Seconds between scheduler ticks."),
 ) -> None:
     """Run the monitor daemon (until SIGTERM/SIGINT), or one pass with --once."""
-    from monitor.scheduler import run_daemon, run_once
+    from monitor.scheduler import DaemonError, run_daemon, run_once
 
     cfg = _config(ctx)
     address = _parse_address(http) if http else None
@@ -154,6 +154,8 @@ def run(
             asyncio.run(run_daemon(cfg, http=address, watch_config=watch_config, tick=tick))
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+    except DaemonError as exc:
+        raise _fail(str(exc), 1) from None
     except Exception as exc:  # e.g. the database is unreachable
         if _is_db_error(exc):
             raise _fail(f"database {_safe_url(cfg.database)}: {_one_line(exc)}", 1) from None

@@ -28,6 +28,10 @@ from monitor.runtime import Runtime, Settings, open_runtime
 log = logging.getLogger(__name__)
 
 
+class DaemonError(Exception):
+    """The daemon cannot start (e.g. its HTTP port is taken); the message is one line."""
+
+
 def due_sources(rt: Runtime, now: datetime | None = None) -> list[str]:
     """Names of configured sources whose next poll time has come (or that were never polled)."""
     now = now or utcnow()
@@ -213,12 +217,20 @@ async def run_daemon(
             return ok, {"last_tick_seconds_ago": round(age, 1) if age is not None else None,
                         "sources": len(rt.source_ids), "polls_in_flight": len(in_flight)}  # fmt: skip
 
+        runner = None
+        if http:  # bind first: a busy port stops the start before any work begins
+            try:
+                runner = await start_http(make_app(rt.metrics, healthy), *http)
+            except OSError as exc:
+                raise DaemonError(
+                    f"cannot serve http://{http[0]}:{http[1]}/: {exc.strerror or exc}"
+                ) from None
         now = datetime.now(UTC)
         scheduler.add_job(poll_due, "interval", seconds=tick, next_run_time=now, id="poll")
         scheduler.add_job(send, "interval", seconds=send_every, next_run_time=now, id="send")
         scheduler.add_job(digests, "interval", seconds=30, next_run_time=now, id="digests")
-        if rt.config.operator_channel:
-            scheduler.add_job(check_health, "interval", seconds=health_every, id="health")
+        # always: a no-op without an operator channel, and a reload may add one
+        scheduler.add_job(check_health, "interval", seconds=health_every, id="health")
         scheduler.start()
         runner = await start_http(make_app(rt.metrics, healthy), *http) if http else None
         log.info(
@@ -234,6 +246,9 @@ async def run_daemon(
         if in_flight:
             _done, pending = await asyncio.wait(list(in_flight.values()), timeout=stop_timeout)
             for task in pending:
+            if pending:  # let them unwind before the runtime (HTTP client, pool) closes
+                log.warning("stop timeout: %d poll(s) cut short; they resume at the next start", len(pending))
+                await asyncio.wait(pending, timeout=10)
                 task.cancel()
         await send()
         if runner is not None:
@@ -241,4 +256,4 @@ async def run_daemon(
     log.info("stopped")
 
 
-__all__ = ["due_sources", "run_daemon", "run_once", "send_alerts", "reload_config", "poll_all"]
+__all__ = ["DaemonError", "due_sources", "run_daemon", "run_once", "send_alerts", "reload_config", "poll_all"]
