@@ -730,6 +730,7 @@ def test_work_cut_short_at_the_stop_timeout_is_finished_by_the_next_run(tmp_path
         leftovers = asyncio.run(go())
     assert leftovers == [], "run_daemon returned with tasks still running"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert "stop timeout: 1 poll(s) cut short" in caplog.text
     statuses = dict(rows(cfg, Article.url, Article.status))
     assert len(statuses) == 4 and PENDING in statuses.values()  # cut short: some pages not done
     assert {a for (a,) in rows(cfg, Article.attempts, where=[Article.status == PENDING])} == {
@@ -884,3 +885,50 @@ def test_operator_is_alerted_once_per_episode(tmp_path, db_url, site):
 
     run_daemon_for(cfg, 2.0, health_every=0.3)  # the daemon checks on its own, once per episode too
     assert len(site.posts("/ops")) == 4
+
+
+def test_operator_channel_added_by_a_reload_is_used(tmp_path, site):
+    site.route("/ops", Response("ok", content_type="text/plain"))
+    db_url = f"sqlite:///{tmp_path / 'm.db'}"
+    channels = [
+        {"name": "hook", "url": f"json://{hook(site)}"},
+        {"name": "ops", "url": f"json://{site.base[7:]}/ops"},
+    ]
+    sources = [{"name": "Broken", "feed": site.url("/broken.xml")}]
+    cfg = make_config(tmp_path, db_url, sources, "unused", channels=channels)
+
+    async def fail_three_times(rt):
+        for _ in range(3):
+            await poll_source(rt, cfg.source("Broken"))
+
+    in_runtime(cfg, fail_three_times)
+
+    async def go():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def add_operator_channel():
+            make_config(tmp_path, db_url, sources, "unused", channels=channels, operator_channel="ops")
+            signal.raise_signal(signal.SIGHUP)
+
+        loop.call_later(0.5, add_operator_channel)
+        loop.call_later(2.5, stop.set)
+        await run_daemon(cfg, FAST, tick=0.2, send_every=0.5, health_every=0.3, stop_event=stop)
+
+    asyncio.run(go())
+    posts = site.posts("/ops")
+    assert len(posts) == 1 and "'Broken' is failing" in posts[0].json()["title"]
+
+
+def test_a_busy_http_port_is_one_clear_line(tmp_path, site):
+    serve_feed(site, "/a.xml", [])
+    cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", [{"name": "A", "feed": site.url("/a.xml")}],
+                      hook(site))  # fmt: skip
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = cli("--config", cfg.path, "run", "--http", f"127.0.0.1:{port}", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"cannot serve http://127.0.0.1:{port}/: " in proc.stderr and "in use" in proc.stderr
+    assert site.hits("/a.xml") == 0  # it stopped before polling anything
