@@ -232,7 +232,6 @@ async def run_daemon(
         # always: a no-op without an operator channel, and a reload may add one
         scheduler.add_job(check_health, "interval", seconds=health_every, id="health")
         scheduler.start()
-        runner = await start_http(make_app(rt.metrics, healthy), *http) if http else None
         log.info(
             "monitor running: %d sources, %d topics, %d channels%s",
             len(rt.config.sources),
@@ -246,10 +245,10 @@ async def run_daemon(
         if in_flight:
             _done, pending = await asyncio.wait(list(in_flight.values()), timeout=stop_timeout)
             for task in pending:
+                task.cancel()
             if pending:  # let them unwind before the runtime (HTTP client, pool) closes
                 log.warning("stop timeout: %d poll(s) cut short; they resume at the next start", len(pending))
                 await asyncio.wait(pending, timeout=10)
-                task.cancel()
         await send()
         if runner is not None:
             await runner.cleanup()
