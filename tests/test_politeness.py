@@ -129,3 +129,22 @@ def test_feeds_skip_robots_by_default(site):
     site.route("/feed.xml", Response("<rss/>", content_type="application/rss+xml"))
     (result,) = fetch_all(HttpClient(delay=0), [site.url("/feed.xml")])
     assert result.ok and site.hits("/robots.txt") == 0
+
+
+def test_retry_after_also_holds_requests_already_waiting_for_their_turn(site):
+    """B and C are queued behind the host's delay when A's 503 + Retry-After arrives: they wait for
+    the pause, and still start a delay apart after it."""
+    answered: list[float] = []
+    route = InFlight()
+
+    def busy(_req):
+        answered.append(time.monotonic())
+        return Response("busy", status=503, content_type="text/plain", headers={"Retry-After": "1.5"})
+
+    site.route("/busy", busy)
+    site.route("/b", route)
+    site.route("/c", route)
+    first, *rest = fetch_all(HttpClient(per_host=3, delay=0.4), [site.url(p) for p in ("/busy", "/b", "/c")])
+    assert first.status == 503 and all(r.ok for r in rest)
+    assert min(route.starts) - answered[0] >= 1.4
+    assert min(gaps(route.starts)) >= 0.35

@@ -19,6 +19,7 @@ class _Host:
     slots: asyncio.Semaphore
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     next_start: float = 0.0  # monotonic time before which no request may start
+    paused_until: float = 0.0  # a Retry-After: holds requests already waiting for their turn too
     delay: float | None = None  # this host's own delay (robots.txt Crawl-delay), if longer
 
 
@@ -51,7 +52,9 @@ class HostGate:
     def pause(self, host: str, seconds: float) -> None:
         """Hold every new request to ``host`` for ``seconds`` (Retry-After); capped at an hour."""
         state = self._host(host)
-        state.next_start = max(state.next_start, time.monotonic() + min(max(0.0, seconds), 3600.0))
+        until = time.monotonic() + min(max(0.0, seconds), 3600.0)
+        state.paused_until = max(state.paused_until, until)
+        state.next_start = max(state.next_start, until)
 
     def paused_for(self, host: str) -> float:
         """Seconds until a request to ``host`` may start (0 when it may start now)."""
@@ -63,10 +66,14 @@ class HostGate:
         """Wait for a free slot and for the host's delay, then run the request inside."""
         state = self._host(host)
         async with state.slots:
-            async with state.lock:
-                now = time.monotonic()
-                start = max(now, state.next_start)
-                state.next_start = start + self.delay_for(host)
-            if start > now:
-                await asyncio.sleep(start - now)
+            while True:
+                async with state.lock:
+                    now = time.monotonic()
+                    start = max(now, state.next_start)
+                    state.next_start = start + self.delay_for(host)
+                if start > now:
+                    await asyncio.sleep(start - now)
+                if state.paused_until <= time.monotonic():
+                    break
+                # A Retry-After paused the host while this request waited: take a turn after it.
             yield
