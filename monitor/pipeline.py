@@ -49,8 +49,16 @@ from monitor.urls import canonical_url
 log = logging.getLogger(__name__)
 
 _CHUNK = 500
+# Article states a backfill sets aside instead of storing (never matched, never alerted): the page
+# date is outside the asked range (kept in published_at, so a wider backfill can take the row
+# again), or no date was found anywhere. Live discovery of the same URL takes the row back.
+OUT_OF_RANGE = "out_of_range"
+UNDATED = "undated"
+SET_ASIDE = (OUT_OF_RANGE, UNDATED)
 ROBOTS_RETRY = 600.0  # seconds before trying again when a host's robots.txt could not be read
 POLL_JITTER = 0.1  # next poll at interval × (1 ± 10 %), so sources drift apart
+RETRY_AFTER_MAX = 6 * 3600.0  # a server's Retry-After is honoured up to this: a far-off date must
+# not stop a source (or leave an article pending) silently
 
 
 @dataclass
@@ -223,7 +231,7 @@ def _record_source(
         row.consecutive_failures = (row.consecutive_failures or 0) + 1
         delay = max(
             source.interval,
-            retry_after or 0,
+            min(retry_after or 0, RETRY_AFTER_MAX),
             _backoff(source.interval, row.consecutive_failures, rt.settings.source_retry_max),
         )
         row.next_poll_at = now + timedelta(seconds=delay)
@@ -417,13 +425,16 @@ def _page_failed(
         row.last_error = error
         if row.attempts < rt.settings.max_page_attempts and not final:
             delay = max(
-                retry_after or 0,
+                min(retry_after or 0, RETRY_AFTER_MAX),
                 _backoff(rt.settings.page_retry_base, row.attempts, rt.settings.page_retry_max),
             )
             row.next_fetch_at = now + timedelta(seconds=delay)
             return PENDING, 0
         summary = ((row.feed_data or {}).get("summary") or "").strip()
-        if not (pending.title or summary):
+        # A backfill needs a date to know the article is in its range: without the page, only a
+        # feed or sitemap date can say so.
+        undated_backfill = row.origin != "live" and row.published_at is None
+        if not (pending.title or summary) or undated_backfill:
             row.status, row.next_fetch_at = FAILED, None
             return FAILED, 0
         session.flush()
