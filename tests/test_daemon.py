@@ -31,7 +31,7 @@ from monitor import pipeline
 from monitor.db.models import DONE, OUT_SENT, PENDING, Alert, Article, Source
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.extract import Extractor
-from monitor.pipeline import poll_source
+from monitor.pipeline import RETRY_AFTER_MAX, poll_source
 from monitor.runtime import Settings, open_runtime
 from monitor.scheduler import OperatorAlerts, due_sources, run_daemon
 from tests.servers import Response
@@ -243,13 +243,27 @@ def test_retry_after_on_a_feed_sets_its_next_poll(tmp_path, db_url, site):
     assert busy.consecutive_failures == 1 and "503" in busy.last_error
     assert _poll_delay(busy) >= 120  # not the 2 s interval, not a short backoff
     slow = source_row(cfg, "Slow")
-    assert "429" in slow.last_error and _poll_delay(slow) >= 3600  # an HTTP date, far away
+    assert "429" in slow.last_error
+    assert _poll_delay(slow) == RETRY_AFTER_MAX  # a date in 2100, capped: the source is not given up silently
 
     async def due(rt):
         return due_sources(rt), due_sources(rt, datetime.now(UTC) + timedelta(seconds=125))
 
     now_due, later_due = in_runtime(cfg, due)
     assert now_due == [] and later_due == ["Busy"]
+
+
+def test_a_far_off_retry_after_on_an_article_page_is_capped(tmp_path, db_url, site):
+    page = "/2026/11/busy-until-2100/"
+    site.route(page, Response("busy", status=503, content_type="text/plain",
+                              headers={"Retry-After": "Fri, 01 Jan 2100 00:00:00 GMT"}))  # fmt: skip
+    serve_feed(site, "/feed.xml", [{"title": "Busy", "link": site.url(page)}])
+    site.route("/robots.txt", Response("", status=404, content_type="text/plain"))
+    cfg = make_config(tmp_path, db_url, [{"name": "Atlas", "feed": site.url("/feed.xml")}], hook(site))
+    once(cfg, Settings(workers=1, page_retry_base=10, page_retry_max=60))
+    ((status, next_fetch),) = rows(cfg, Article.status, Article.next_fetch_at)
+    assert status == PENDING
+    assert timedelta(hours=5) < next_fetch - datetime.now(UTC) <= timedelta(seconds=RETRY_AFTER_MAX)
 
 
 def test_a_failing_source_backs_off_exponentially_then_recovers(tmp_path, db_url, site):
