@@ -722,6 +722,31 @@ def test_sigterm_during_work_finishes_it_and_loses_nothing(tmp_path, site):
     assert [site.hits(p) for p in paths] == [1, 1, 1, 1]  # finished by the daemon, not fetched again
 
 
+def test_a_killed_daemon_loses_nothing_after_a_restart(tmp_path, site):
+    """kill -9 in the middle of a poll: the restarted daemon finishes the work, once."""
+    paths = _slow_outlet(site, delay=1.0)
+    cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}",
+                      [{"name": "Atlas", "feed": site.url("/feed.xml"), "interval": "2s"}], hook(site))  # fmt: skip
+    daemon = Daemon(cfg, tmp_path)
+    try:
+        wait_for(lambda: any(site.hits(p) for p in paths), 60, "the first article request")
+        daemon.proc.kill()
+        daemon.proc.wait(timeout=30)
+    finally:
+        daemon.kill()
+    assert PENDING in {s for (s,) in rows(cfg, Article.status)}  # killed with work in flight
+    restarted = Daemon(cfg, tmp_path)
+    try:
+        wait_for(lambda: sorted(rows(cfg, Article.status)) == [(DONE,)] * 4, 60, "every article done")
+        wait_for(lambda: len(site.posts("/hook")) >= 2, 30, "the alerts")
+        time.sleep(1)  # nothing more should come
+        code, _ = restarted.stop()
+    finally:
+        restarted.kill()
+    assert code == 0, restarted.log
+    _all_stored_once(cfg, site, paths)
+
+
 def test_work_cut_short_at_the_stop_timeout_is_finished_by_the_next_run(tmp_path, db_url, site, caplog):
     paths = _slow_outlet(site, delay=1.5)
     cfg = make_config(tmp_path, db_url, [{"name": "Atlas", "feed": site.url("/feed.xml"), "interval": "1h"}],
