@@ -63,6 +63,7 @@ class Extracted:
     language: str | None
     author: str | None
     canonical_url: str | None
+    fingerprint: Any = None  # monitor.stories.Fingerprint, computed in the worker (see extract_for_store)
 
 
 class ExtractError(Exception):
@@ -324,6 +325,16 @@ def extract_page(body: bytes, url: str, charset: str | None = None) -> Extracted
         raise
     except Exception as error:  # a trafilatura/lxml bug must not look like a crash to the caller
         raise ExtractError(_one_line(f"extraction failed: {type(error).__name__}: {error}")) from None
+
+
+def extract_for_store(body: bytes, url: str, charset: str | None = None) -> Extracted:
+    """`extract_page` plus the article's story-clustering fingerprint, both CPU work that
+    belongs in the worker process rather than in the event loop that stores the result."""
+    from monitor.stories import fingerprint
+
+    extracted = extract_page(body, url, charset)
+    extracted.fingerprint = fingerprint(extracted.title, extracted.text)
+    return extracted
 
 
 def _one_line(message: str, limit: int = 200) -> str:

@@ -14,7 +14,7 @@ from monitor.config import Config
 from monitor.db.migrate import upgrade
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.db.sync import sync_config
-from monitor.extract import Extractor
+from monitor.extract import Extractor, extract_for_store
 from monitor.fetch.http import HttpClient
 from monitor.match import Matcher
 from monitor.metrics import Metrics
@@ -88,7 +88,7 @@ async def open_runtime(config: Config, settings: Settings | None = None) -> Asyn
     engine, factory = open_database(config)
     with transaction(factory) as session:
         source_ids, topic_ids = sync_config(session, config)
-    extractor = Extractor(workers=settings.workers, timeout=settings.extract_timeout)
+    extractor = Extractor(workers=settings.workers, timeout=settings.extract_timeout, func=extract_for_store)
     extractor.start()  # workers warm up while the sources are fetched
     try:
         fetch = config.fetch

@@ -77,6 +77,7 @@ MAX_CANDIDATES = 20
 WINDOW_HOURS = 48.0
 _VERSION = 1  # part of every band key: a change of the parameters above must bump it
 _FULL, _LEAD = 1, 2  # key kinds
+_UNSET = object()
 
 
 @dataclass(frozen=True)
@@ -290,13 +291,15 @@ def assign_story(
     text: str | None,
     published_at: datetime | None,
     window_hours: float = WINDOW_HOURS,
+    precomputed: Fingerprint | None | object = _UNSET,
 ) -> StoryAssignment:
     """Put an article in a story: the story of the closest recent copy from another source, or a
     new one. Indexes the article's band keys. Runs in the caller's transaction (no commit); the
-    caller sets ``articles.story_id`` to the returned ``story_id``.
+    caller sets ``articles.story_id`` to the returned ``story_id``. ``precomputed``: the
+    article's :func:`fingerprint` if already computed (the extraction worker does it).
     """
     published = published_at or utcnow()
-    mine = fingerprint(title, text)
+    mine = fingerprint(title, text) if precomputed is _UNSET else precomputed
     found = None
     if mine is not None:
         _lock_keys(session, sorted(set(mine.stored_keys) | set(mine.query_keys)))
