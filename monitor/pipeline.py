@@ -49,8 +49,16 @@ from monitor.urls import canonical_url
 log = logging.getLogger(__name__)
 
 _CHUNK = 500
+# Article states a backfill sets aside instead of storing (never matched, never alerted): the page
+# date is outside the asked range (kept in published_at, so a wider backfill can take the row
+# again), or no date was found anywhere. Live discovery of the same URL takes the row back.
+OUT_OF_RANGE = "out_of_range"
+UNDATED = "undated"
+SET_ASIDE = (OUT_OF_RANGE, UNDATED)
 ROBOTS_RETRY = 600.0  # seconds before trying again when a host's robots.txt could not be read
 POLL_JITTER = 0.1  # next poll at interval × (1 ± 10 %), so sources drift apart
+RETRY_AFTER_MAX = 6 * 3600.0  # a server's Retry-After is honoured up to this: a far-off date must
+# not stop a source (or leave an article pending) silently
 
 
 @dataclass
@@ -82,7 +90,7 @@ def discover(
     return parse_listing(body, headers, url, source.links)
 
 
-_KNOWN_URLS = select(Article.__table__.c.url).where(
+_KNOWN_URLS = select(Article.__table__.c.url, Article.__table__.c.origin, Article.__table__.c.status).where(
     Article.__table__.c.url.in_(bindparam("values", expanding=True))
 )
 _KNOWN_GUIDS = select(Article.__table__.c.guid).where(
@@ -93,10 +101,15 @@ _KNOWN_GUIDS = select(Article.__table__.c.guid).where(
 
 def _existing(session: Session, query, values: list[str], **params) -> set[str]:
     """Which of ``values`` the (prebuilt, expanding) ``query`` finds, in chunks."""
-    found: set[str] = set()
+    return {row[0] for row in _existing_rows(session, query, values, **params)}
+
+
+def _existing_rows(session: Session, query, values: list[str], **params) -> list:
+    """The rows the (prebuilt, expanding) ``query`` finds for ``values``, in chunks."""
+    found: list = []
     conn = session.connection()
     for i in range(0, len(values), _CHUNK):
-        found.update(conn.execute(query, {"values": values[i : i + _CHUNK], **params}).scalars())
+        found.extend(conn.execute(query, {"values": values[i : i + _CHUNK], **params}))
     return found
 
 
@@ -130,14 +143,19 @@ def store_candidates(
 ) -> int:
     """Insert candidates not seen before (by canonical URL, or GUID within the source).
 
-    Returns how many were new. An article is stored once, whatever feed or page led to it.
+    Returns how many were new. An article is stored once, whatever feed or page led to it. Live
+    discovery takes back a backfill's row it has not finished (pending, or set aside for its date):
+    the article is live news now, processed and alerted as such.
     """
     unique: dict[str, Candidate] = {}
     for cand in candidates:
         unique.setdefault(cand.url, cand)
     if not unique:
         return 0
-    known_urls = _existing(session, _KNOWN_URLS, list(unique))
+    known = _existing_rows(session, _KNOWN_URLS, list(unique))
+    known_urls = {url for url, _, _ in known}
+    if origin == "live":
+        _adopt(session, [unique[url] for url, was, status in known if was != "live" and status in _ADOPTABLE])
     guids = [c.guid for c in unique.values() if c.guid]
     known_guids = _existing(session, _KNOWN_GUIDS, guids, source_id=source_id) if guids else set()
     now = utcnow()
@@ -153,6 +171,28 @@ def store_candidates(
     if added:
         session.flush()
     return added
+
+
+_ADOPTABLE = (PENDING, *SET_ASIDE)
+
+
+def _adopt(session: Session, candidates: list[Candidate]) -> None:
+    """Turn unfinished backfill rows of these (live) candidates into live pending articles."""
+    for cand in candidates:
+        session.execute(
+            update(Article)
+            .where(Article.url == cand.url, Article.origin != "live", Article.status.in_(_ADOPTABLE))
+            .values(
+                origin="live",
+                status=PENDING,
+                published_at=cand.published,
+                date_source="feed" if cand.published else None,
+                next_fetch_at=utcnow(),
+                attempts=0,
+                last_error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _store_candidates_safely(rt: Runtime, source_id: int, candidates: list[Candidate], origin: str) -> int:
@@ -223,7 +263,7 @@ def _record_source(
         row.consecutive_failures = (row.consecutive_failures or 0) + 1
         delay = max(
             source.interval,
-            retry_after or 0,
+            min(retry_after or 0, RETRY_AFTER_MAX),
             _backoff(source.interval, row.consecutive_failures, rt.settings.source_retry_max),
         )
         row.next_poll_at = now + timedelta(seconds=delay)
@@ -281,12 +321,16 @@ def load_pending(session: Session, article_id: int) -> PendingArticle | None:
 
 
 def due_articles(session: Session, source_id: int, now: datetime | None = None) -> list[PendingArticle]:
-    """Pending articles of a source whose (re)try time has come, oldest first."""
+    """Pending live articles of a source whose (re)try time has come, oldest first.
+
+    A backfill's pending rows are left to the backfill (re-run it to finish them): processed here,
+    they would be alerted.
+    """
     now = now or utcnow()
     query = (
         select(*_PENDING_COLUMNS)
         .join(Article.source)
-        .where(Article.source_id == source_id, Article.status == PENDING)
+        .where(Article.source_id == source_id, Article.status == PENDING, Article.origin == "live")
         .where((Article.next_fetch_at.is_(None)) | (Article.next_fetch_at <= now))
         .order_by(Article.discovered_at, Article.id)
     )
@@ -304,6 +348,59 @@ _SAME_PAGE = select(_articles.c.id).where(
 
 def _source_id(session: Session, name: str) -> int:
     return session.scalar(select(Source.id).where(Source.name == name))
+
+
+def publication(rt: Runtime, pending: PendingArticle, extracted: Extracted) -> tuple[datetime, str]:
+    """(publication date, where it came from): the feed's (or sitemap's) date beats the page's; a
+    naive page date is read in the source's timezone; else the time the article was first seen."""
+    if pending.published_at is not None:
+        return pending.published_at, "feed"
+    source = _configured(rt, pending.source)
+    published = _localise(extracted.published, rt.config.source_timezone(source) if source else rt.config.tz)
+    if published is not None:
+        return published, "page"
+    return pending.discovered_at, "first-seen"
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """A backfill's inclusive range of publication dates (aware datetimes)."""
+
+    start: datetime
+    end: datetime
+
+    def __contains__(self, moment: datetime) -> bool:
+        return self.start <= moment <= self.end
+
+
+def _set_aside(
+    session: Session, rt: Runtime, pending: PendingArticle, extracted: Extracted, date_range: DateRange
+) -> str | None:
+    """Backfill: when the article's date is outside ``date_range``, or unknown, mark its row
+    out_of_range (keeping the date) or undated instead of storing it, and return that status;
+    None when the article is in range."""
+    published, date_source = publication(rt, pending, extracted)
+    if date_source != "first-seen" and published in date_range:
+        return None
+    status = UNDATED if date_source == "first-seen" else OUT_OF_RANGE
+    note = "no publication date" if status == UNDATED else "published outside the backfill range"
+    updated = session.execute(
+        update(Article)
+        .where(Article.id == pending.id, Article.status == PENDING)
+        .values(
+            status=status,
+            title=extracted.title or pending.title,
+            published_at=None if status == UNDATED else published,
+            date_source=None if status == UNDATED else date_source,
+            extracted_at=utcnow(),
+            next_fetch_at=None,
+            last_error=note,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if updated.rowcount != 1:
+        raise _NoLongerPending
+    return status
 
 
 class _NoLongerPending(Exception):
@@ -325,16 +422,8 @@ def store_article(
 
     The article must still be pending (else ``_NoLongerPending``). Returns how many topics matched.
     """
-    source = _configured(rt, pending.source)
     title = extracted.title or pending.title
-    published, date_source = pending.published_at, "feed"
-    if published is None:
-        published = _localise(
-            extracted.published, rt.config.source_timezone(source) if source else rt.config.tz
-        )
-        date_source = "page"
-        if published is None:
-            published, date_source = pending.discovered_at, "first-seen"
+    published, date_source = publication(rt, pending, extracted)
     conn = session.connection()
     now = utcnow()
     # A reprint of a recent article from another outlet joins its story: one alert per story.
@@ -418,13 +507,16 @@ def _page_failed(
         row.last_error = error
         if row.attempts < rt.settings.max_page_attempts and not final:
             delay = max(
-                retry_after or 0,
+                min(retry_after or 0, RETRY_AFTER_MAX),
                 _backoff(rt.settings.page_retry_base, row.attempts, rt.settings.page_retry_max),
             )
             row.next_fetch_at = now + timedelta(seconds=delay)
             return PENDING, 0
         summary = ((row.feed_data or {}).get("summary") or "").strip()
-        if not (pending.title or summary):
+        # A backfill needs a date to know the article is in its range: without the page, only a
+        # feed or sitemap date can say so.
+        undated_backfill = row.origin != "live" and row.published_at is None
+        if not (pending.title or summary) or undated_backfill:
             row.status, row.next_fetch_at = FAILED, None
             return FAILED, 0
         session.flush()
@@ -511,13 +603,15 @@ def _obeys_robots(rt: Runtime, source_name: str) -> bool:
 
 
 async def process_article(
-    rt: Runtime, article: int | PendingArticle, *, notify: bool = True
+    rt: Runtime, article: int | PendingArticle, *, notify: bool = True, date_range: DateRange | None = None
 ) -> tuple[str, int]:
     """Fetch, extract, match and store one pending article; returns (new status, topics matched).
 
     A page that fails (timeout, 5xx, 429, no text) stays pending and is retried on later polls
     with backoff, up to ``max_page_attempts``; then the feed's title and summary are matched
-    instead when there are any, else it is marked failed with its last error.
+    instead when there are any, else it is marked failed with its last error. With ``date_range``
+    (backfill), an article dated outside it, or not dated at all, is set aside (status
+    out_of_range or undated), not stored.
     """
     if isinstance(article, int):
         with rt.factory() as session:
@@ -553,6 +647,10 @@ async def process_article(
         with transaction(rt.factory) as session:
             if page_url and _mark_duplicate(session, pending.id, page_url):
                 return DUPLICATE, 0
+            if date_range is not None:
+                aside = _set_aside(session, rt, pending, extracted, date_range)
+                if aside:
+                    return aside, 0
             matched = store_article(session, rt, pending, extracted, hits, page_url=page_url, notify=notify)
     except _NoLongerPending:
         return "not pending", 0
