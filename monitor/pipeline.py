@@ -696,8 +696,11 @@ async def process_articles(
 
 def _host_down(url: str, result: FetchResult) -> str | None:
     """The source's host when its own fetch showed the site unreachable or failing (no answer,
-    5xx, 429); None otherwise."""
-    if result.ok or not (result.status == 0 or result.status >= 500 or result.status == 429):
+    5xx, 429); None otherwise (a robots.txt refusing the source's own page says nothing of the
+    site's health, nor of its article pages)."""
+    if result.ok or result.robots == DISALLOWED:
+        return None
+    if not (result.status == 0 or result.status >= 500 or result.status == 429):
         return None
     return urlsplit(url).hostname
 
