@@ -354,6 +354,26 @@ def test_robots_txt_is_obeyed_for_html_pages(tmp_path, db_url, site):
     assert titles[0].startswith("[Data centres]") and "Seghrouchni opens an AI campus" in titles[1]
 
 
+def test_pending_articles_are_not_held_because_robots_now_refuses_the_listing(tmp_path, db_url, site):
+    """Robots.txt refusing a listing says nothing about the site being down: the source's pending
+    articles (allowed pages) are still processed."""
+    path = "/2026/11/digital-strategy-presented/"
+    site.route("/news/", Response(listing_page([(path, "Digital strategy presented")])))
+    site.route(path, Response("busy", status=503, content_type="text/plain"))
+    sources = [{"name": "Front", "html": site.url("/news/"), "links": "h3.card-title a"}]
+    cfg = make_config(tmp_path, db_url, sources, hook(site))
+    reports, _ = once(cfg)
+    assert reports[0].ok and reports[0].retrying == 1
+
+    site.route("/robots.txt", Response("User-agent: *\nDisallow: /news/\n", content_type="text/plain"))
+    site.route(path, Response(article_page("Digital strategy presented", paragraphs(SEGHROUCHNI))))
+    time.sleep(0.2)  # the page's retry time (FAST settings)
+    reports, _ = once(cfg)
+    assert not reports[0].ok and "robots.txt" in reports[0].error
+    assert site.hits("/news/") == 1 and reports[0].processed == 1
+    assert len(site.posts("/hook")) == 1
+
+
 # --------------------------------------------------------------------------- 410 Gone
 
 
@@ -621,7 +641,7 @@ def test_daemon_serves_healthz_and_metrics_and_alerts_a_new_article_within_its_i
     finally:
         daemon.kill()
     assert code == 0, daemon.log
-    assert "Traceback" not in daemon.log
+    assert "Traceback" not in daemon.log, daemon.log
 
 
 @pytest.mark.parametrize("how", ["sighup", "watch-config"])
@@ -676,7 +696,7 @@ def test_a_broken_config_edit_keeps_the_running_config(tmp_path, site):
         code, _ = daemon.stop()
     finally:
         daemon.kill()
-    assert code == 0 and "Traceback" not in daemon.log
+    assert code == 0 and "Traceback" not in daemon.log, daemon.log
 
 
 def _slow_outlet(site, delay: float) -> list[str]:
