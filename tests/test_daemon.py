@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -550,6 +551,7 @@ class Daemon:
             [sys.executable, "-m", "monitor.cli", "--config", cfg.path, *global_args, "run", "--tick", "0.3",
              *run_args],
             stdout=subprocess.DEVNULL, stderr=self._log, text=True, cwd=tmp_path,
+            start_new_session=True,  # its own process group, as in a terminal (Ctrl-C reaches all of it)
         )  # fmt: skip
 
     @property
@@ -559,10 +561,14 @@ class Daemon:
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
 
-    def stop(self, timeout: float = 60) -> tuple[int, float]:
-        """SIGTERM; returns (exit code, seconds it took to exit)."""
+    def stop(self, timeout: float = 60, ctrl_c: bool = False) -> tuple[int, float]:
+        """SIGTERM (or SIGINT to the whole process group, as Ctrl-C does); returns (exit code,
+        seconds it took to exit)."""
         started = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
+        if ctrl_c:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        else:
+            self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout=timeout)
         return code, time.monotonic() - started
 
@@ -719,14 +725,15 @@ def _all_stored_once(cfg, site, paths: list[str]) -> None:
     assert sorted(rows(cfg, Alert.status)) == [(OUT_SENT,)] * 2
 
 
-def test_sigterm_during_work_finishes_it_and_loses_nothing(tmp_path, site):
+@pytest.mark.parametrize("ctrl_c", [False, True], ids=["sigterm", "ctrl-c"])
+def test_sigterm_during_work_finishes_it_and_loses_nothing(tmp_path, site, ctrl_c):
     paths = _slow_outlet(site, delay=1.0)
     cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}",
                       [{"name": "Atlas", "feed": site.url("/feed.xml"), "interval": "1h"}], hook(site))  # fmt: skip
     daemon = Daemon(cfg, tmp_path, global_args=("--log-format", "json"))
     try:
         wait_for(lambda: any(site.hits(p) for p in paths), 60, "the first article request")
-        code, took = daemon.stop(timeout=90)
+        code, took = daemon.stop(timeout=90, ctrl_c=ctrl_c)
     finally:
         daemon.kill()
     assert code == 0, daemon.log
