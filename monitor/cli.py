@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -202,22 +203,35 @@ def status(
             "pending_pages": h.pending, "failed_pages": h.failed_pages, "disabled": h.disabled,
         } for h in rows], ensure_ascii=False, indent=2))  # fmt: skip
         return
-    table = Table(
-        "source",
-        "flags",
-        "last success",
-        "items 24h",
-        "next poll",
-        "pending",
-        title=f"Sources ({cfg.timezone})",
-    )
-    table.add_column("last error", overflow="fold", ratio=1)
+    # Fits 80 columns (what a pipe or cron gets): no borders, no year for this year's dates, dates
+    # never cut; errors go below the table, one line each.
+    this_year = datetime.now(tz).year
+
+    def short(moment):
+        if moment is None:
+            return ""
+        local = moment.astimezone(tz)
+        return local.strftime("%m-%d %H:%M" if local.year == this_year else "%Y-%m-%d %H:%M")
+
+    table = Table(title=f"Sources ({cfg.timezone})", box=box.SIMPLE_HEAD)
+    table.add_column("source", overflow="fold")
+    table.add_column("flags", no_wrap=True)
+    table.add_column("last success", no_wrap=True)
+    table.add_column("items 24h", justify="right", no_wrap=True)
+    table.add_column("next poll", no_wrap=True)
+    table.add_column("pending", justify="right", no_wrap=True)
     for h in rows:
         flags = " ".join(f"[red]{f}[/]" for f in h.flags) or "[green]ok[/]"
-        error = f"{when(h.last_error_at)} {h.last_error}" if h.last_error else ""
-        table.add_row(h.name, flags, when(h.last_success_at), str(h.items_24h), when(h.next_poll_at),
-                      str(h.pending), error)  # fmt: skip
+        next_poll = "" if h.disabled else short(h.next_poll_at)
+        table.add_row(h.name, flags, short(h.last_success_at), str(h.items_24h), next_poll, str(h.pending))
     out.print(table)
+    errors = [h for h in rows if h.last_error or h.disabled]
+    if errors:
+        out.print("Last errors:")
+    for h in errors:
+        out.print(
+            f"  {h.name}: {when(h.last_error_at)} {h.last_error or h.disabled}", markup=False, highlight=False
+        )
 
 
 def _print_reports(reports, stats) -> None:
