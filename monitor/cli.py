@@ -350,6 +350,110 @@ def inspect(
         out.print(f"  {m['snippet']}", markup=False, highlight=False)
 
 
+@app.command()
+def backfill(
+    ctx: typer.Context,
+    from_: str = typer.Option(..., "--from", help="First day, YYYY-MM-DD (or a date-time), in `timezone`."),
+    to: str = typer.Option(..., "--to", help="Last day, inclusive."),
+    source: list[str] = typer.Option(None, "--source", "-s", help="Only this source (repeatable)."),
+    topic: list[str] = typer.Option(None, "--topic", "-t", help="Only match this topic (repeatable)."),
+    notify: bool = typer.Option(False, "--notify", help="Send one digest per channel of the stories found."),
+) -> None:
+    """Store and match the articles published from --from to --to (inclusive); alert only with --notify.
+
+    Interrupted, the same command continues where it stopped."""
+    from monitor.backfill import LogProgress, RichProgress, run_backfill
+    from monitor.dates import parse_user_date
+
+    cfg = _config(ctx)
+    dates = []
+    for option, value, end_of_day in (("--from", from_, False), ("--to", to, True)):
+        try:
+            dates.append(parse_user_date(value, cfg.tz, end_of_day=end_of_day))
+        except ValueError as exc:
+            raise _fail(f"{option}: {exc}") from None
+    start, end = dates
+    if start > end:
+        raise _fail(f"--from {from_} is after --to {to}")
+    for name in source or []:
+        _source(cfg, name)
+    for name in topic or []:
+        _topic(cfg, name)
+    progress = RichProgress(out) if sys.stdout.isatty() else LogProgress()
+    try:
+        report = asyncio.run(
+            run_backfill(
+                cfg,
+                start,
+                end,
+                sources=source or None,
+                topics=topic or None,
+                notify=notify,
+                progress=progress,
+            )
+        )
+    except KeyboardInterrupt:
+        raise _fail("interrupted: run the same command again to continue where it stopped", 130) from None
+    except Exception as exc:
+        if _is_db_error(exc):
+            raise _fail(f"database {_safe_url(cfg.database)}: {_one_line(exc)}", 1) from None
+        raise
+    _print_backfill(cfg, report, start, end, notify)
+
+
+def _print_backfill(cfg: Config, report, start: datetime, end: datetime, notify: bool) -> None:
+    from rich.markup import escape
+
+    tz = cfg.tz
+    span = f"{start.astimezone(tz):%Y-%m-%d %H:%M} to {end.astimezone(tz):%Y-%m-%d %H:%M} ({cfg.timezone})"
+    # Fits 80 columns (a pipe or cron), like `status`: no borders, numbers never cut, the method
+    # under the source's name.
+    table = Table(title=f"Backfill {span}", box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
+    table.add_column("source / method", overflow="fold")
+    for header in ("found", "new", "known", "in\nrange", "matched", "out of\nrange", "undated", "errors"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for s in report.sources:
+        errors = f"[red]{s.error_count}[/]" if s.error_count else "0"
+        name = f"{escape(s.source)}\n[dim]{s.method}[/]"
+        table.add_row(name, str(s.candidates), str(s.new), str(s.known), str(s.in_range), str(s.matched),
+                      str(s.out_of_range), str(s.undated), errors)  # fmt: skip
+    out.print(table)
+    for s in report.sources:
+        for error in s.errors:
+            out.print(f"{s.source}: {error}", markup=False, highlight=False)
+        if s.failed:
+            out.print(
+                f"{s.source}: {s.failed} pages failed; run the backfill again to retry them", markup=False
+            )
+    if not notify:
+        out.print("No alerts were sent (--notify sends one digest per channel).")
+    elif not report.digests:
+        out.print("Nothing new to alert.")
+    failed = False
+    for d in report.digests:
+        if d.error:
+            failed = True
+            out.print(
+                f"digest to {d.channel} failed ({d.error}); run with --notify again to retry", markup=False
+            )
+        else:
+            out.print(f"digest sent to {d.channel}: {d.rows} stories", markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _source(cfg: Config, name: str):
+    """The config's source called ``name``, or exit 2 with a did-you-mean."""
+    import difflib
+
+    try:
+        return cfg.source(name)
+    except KeyError:
+        close = difflib.get_close_matches(name, [s.name for s in cfg.sources], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise _fail(f"unknown source {name!r}{hint}") from None
+
+
 def _topic(cfg: Config, name: str) -> TopicConfig:
     """The config's topic called ``name``, or exit 2 with a did-you-mean."""
     import difflib

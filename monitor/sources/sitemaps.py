@@ -129,7 +129,9 @@ def _gunzip(body: bytes) -> bytes:
         raise DiscoverError(f"not a sitemap: corrupt gzip data ({exc})") from None
     if decomp.unconsumed_tail:
         raise DiscoverError(f"not a usable sitemap: larger than {MAX_BYTES // 1_000_000} MB uncompressed")
-    return data
+    if not decomp.eof and not data.strip():
+        raise DiscoverError("not a sitemap: corrupt gzip data (truncated)")
+    return data  # a truncated stream still gives what it holds to the lenient parser
 
 
 def _parser() -> etree.XMLParser:
