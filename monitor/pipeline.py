@@ -385,8 +385,8 @@ def _set_aside(
     status = UNDATED if date_source == "first-seen" else OUT_OF_RANGE
     note = "no publication date" if status == UNDATED else "published outside the backfill range"
     updated = session.execute(
-        update(Article)
-        .where(Article.id == pending.id, Article.status == PENDING)
+        update(Article)  # not a row live polling took back meanwhile: live news is stored, whatever its date
+        .where(Article.id == pending.id, Article.status == PENDING, Article.origin != "live")
         .values(
             status=status,
             title=extracted.title or pending.title,

@@ -20,8 +20,18 @@ from sqlalchemy import select
 from monitor.backfill import Progress, SourceSummary, discover_past, run_backfill
 from monitor.dates import parse_user_date
 from monitor.db.models import DONE, OUT_SENT, OUT_SKIPPED, PENDING, Alert, Article, Match, Source, Topic
-from monitor.pipeline import OUT_OF_RANGE, UNDATED, due_articles
+from monitor.db.session import transaction
+from monitor.pipeline import (
+    OUT_OF_RANGE,
+    UNDATED,
+    DateRange,
+    due_articles,
+    load_pending,
+    process_article,
+    store_candidates,
+)
 from monitor.runtime import open_runtime
+from monitor.sources.candidate import Candidate
 from tests.servers import Response, Site
 from tests.sitegen import article_page, rss_feed
 from tests.test_pipeline import FAST, SEGHROUCHNI, count, db, make_config, once
@@ -646,3 +656,25 @@ def test_cli_backfill_prints_a_summary_and_rejects_bad_input(tmp_path, outlets):
     assert message.startswith("--from:") and len(message.splitlines()) == 1
     assert "after" in fails("--from", "2025-07-15", "--to", "2025-07-01")
     assert "--to" in fails("--from", "2025-07-01")
+
+
+def test_a_row_live_polling_took_back_is_not_set_aside_by_a_backfill_in_flight(tmp_path, db_url, outlets):
+    cfg = config(tmp_path, db_url, outlets)
+    budget = outlets.atlas.url("/news/budget-vote-postponed-again")  # dated 17 July: after the range
+    cand = Candidate(url=budget, fetch_url=budget)
+
+    async def go():
+        async with open_runtime(cfg, FAST) as rt:
+            source_id = rt.source_ids["Atlas"]
+            with transaction(rt.factory) as s:
+                assert store_candidates(s, source_id, [cand], origin="backfill") == 1
+            with rt.factory() as s:
+                pending = load_pending(s, s.scalar(select(Article.id)))
+            with transaction(rt.factory) as s:  # the daemon sees it in the live feed meanwhile
+                assert store_candidates(s, source_id, [cand], origin="live") == 0
+                assert [a.url for a in due_articles(s, source_id)] == [budget]
+            return await process_article(rt, pending, notify=False, date_range=DateRange(START, END))
+
+    assert asyncio.run(go()) == ("not pending", 0)
+    with db(cfg)() as s:
+        assert s.execute(select(Article.origin, Article.status)).one() == ("live", PENDING)
