@@ -8,8 +8,10 @@ import asyncio
 import gzip
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from html import escape
 from zoneinfo import ZoneInfo
@@ -590,6 +592,15 @@ def test_listing_next_links_in_other_languages_and_page_numbers():
     assert next_page(doc('<a href="/s/n">»</a>'), base, 1, set()) == "https://example.org/s/n"
     assert next_page(doc('<a href="/s/n">»</a>'), base, 1, {"https://example.org/s/n"}) is None
     assert next_page(doc('<a href="/about/">About us</a>'), base, 1, set()) is None
+    assert (
+        next_page(doc('<a href="/s/older">Next page »</a>'), base, 1, set()) == "https://example.org/s/older"
+    )
+    assert next_page(doc('<a href="/s/2" aria-label="Page suivante"><i></i></a>'), base, 1, set()) == (
+        "https://example.org/s/2"
+    )
+    # "Newer" goes back; "»" (maybe the last page) loses to a link to page 2.
+    page = '<a href="/s/new">Newer posts</a><a href="/s/page/9/">»</a><a href="/s/page/2/">2</a>'
+    assert next_page(doc(page), base, 1, set()) == "https://example.org/s/page/2/"
 
 
 def test_a_source_without_sitemap_listing_or_paged_feed_reports_its_errors(tmp_path, site):
@@ -678,3 +689,38 @@ def test_a_row_live_polling_took_back_is_not_set_aside_by_a_backfill_in_flight(t
     assert asyncio.run(go()) == ("not pending", 0)
     with db(cfg)() as s:
         assert s.execute(select(Article.origin, Article.status)).one() == ("live", PENDING)
+
+
+def test_ctrl_c_then_the_same_command_ends_as_an_uninterrupted_backfill(tmp_path, outlets):
+    """SIGINT to the whole process group (as Ctrl-C in a terminal), while pages are slow."""
+    slow = Response(article_page("Rail strike averted in the news", text_of("Rail strike averted")), delay=30)
+    outlets.wire.route("/wire/rail-strike-averted", slow)
+    cfg = config(tmp_path, f"sqlite:///{tmp_path / 'c.db'}", outlets)
+    args = [sys.executable, "-m", "monitor.cli", "--config", cfg.path, "backfill", "--from", "2025-07-01",
+            "--to", "2025-07-15"]  # fmt: skip
+    proc = subprocess.Popen(
+        args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and outlets.wire.hits("/wire/rail-strike-averted") == 0:
+            time.sleep(0.1)
+        assert outlets.wire.hits("/wire/rail-strike-averted") == 1
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    factory = db(cfg)
+    rail = outlets.wire.url("/wire/rail-strike-averted")
+    with factory() as s:
+        assert s.scalar(select(Article.status).where(Article.url == rail)) == PENDING
+
+    outlets.wire.route("/wire/rail-strike-averted", Response(article_page("Rail strike averted in the news",
+                                                                          text_of("Rail strike averted"))))  # fmt: skip
+    result = cli("--config", cfg.path, "backfill", "--from", "2025-07-01", "--to", "2025-07-15", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert stored(factory) == outlets.expected()
+    assert count(factory, Article, Article.status == PENDING) == 0

@@ -291,12 +291,19 @@ def _html_text(body: bytes, headers: dict[str, str]) -> str:
     return _XML_DECL.sub("", body.decode("cp1252", "replace"), count=1)
 
 
+# Link labels (lower case, arrows and spaces trimmed) that lead to the next, older page.
 _NEXT_WORDS = {
-    "next", "next page", "next »", "next ›", "next →", "newer", "older", "older posts", "older entries",
-    "older articles", "more", "load more", "suivant", "suivante", "page suivante", "suivant »",
-    "articles plus anciens", "التالي", "الصفحة التالية", "المزيد", "→", ">", ">>",
+    "next", "next page", "older", "older posts", "older entries", "older articles", "load more",
+    "suivant", "suivante", "page suivante", "articles plus anciens", "articles précédents",
+    "التالي", "الصفحة التالية", "الأقدم",
 }  # fmt: skip
-_NEXT_ARROWS = {"›", "»", "next", "suivant"}
+_ARROWS = " »›→>"
+_NEXT_ARROWS = {"»", "›", "→", ">", ">>"}  # last resort: "»" may also mean the last page
+
+
+def _labels(anchor: lxml.html.HtmlElement) -> list[str]:
+    values = (anchor.text_content(), anchor.get("aria-label"), anchor.get("title"))
+    return [" ".join(v.split()).lower() for v in values if v and v.strip()]
 
 
 def next_page(doc: lxml.html.HtmlElement, base: str, page_no: int, visited: set[str]) -> str | None:
@@ -307,9 +314,8 @@ def next_page(doc: lxml.html.HtmlElement, base: str, page_no: int, visited: set[
         if not href or href.startswith(("#", "javascript:")):
             return None
         url = urljoin(base, href.strip())
-        return (
-            url if urlsplit(url).scheme in ("http", "https") and canonical_url(url) not in visited else None
-        )
+        fresh = urlsplit(url).scheme in ("http", "https") and canonical_url(url) not in visited
+        return url if fresh else None
 
     for element in doc.xpath('//link[@href][contains(concat(" ", normalize-space(@rel), " "), " next ")]'):
         if url := usable(element.get("href")):
@@ -319,8 +325,9 @@ def next_page(doc: lxml.html.HtmlElement, base: str, page_no: int, visited: set[
         if "next" in (a.get("rel") or "").lower().split() and (url := usable(a.get("href"))):
             return url
     for a in anchors:
-        label = " ".join((a.text_content() or a.get("aria-label") or a.get("title") or "").split()).lower()
-        if label in _NEXT_WORDS - _NEXT_ARROWS - {"»", "›"} and (url := usable(a.get("href"))):
+        if any(label.strip(_ARROWS) in _NEXT_WORDS for label in _labels(a)) and (
+            url := usable(a.get("href"))
+        ):
             return url
     wanted = page_no + 1
     pattern = re.compile(rf"(?:/page/{wanted}/?$|[?&](?:page|paged|p|pg)={wanted}(?:&|$))", re.I)
@@ -329,8 +336,7 @@ def next_page(doc: lxml.html.HtmlElement, base: str, page_no: int, visited: set[
         if url and pattern.search(url.split("#", 1)[0]):
             return url
     for a in anchors:
-        label = " ".join((a.text_content() or a.get("aria-label") or "").split()).lower()
-        if label in _NEXT_ARROWS and (url := usable(a.get("href"))):
+        if any(label in _NEXT_ARROWS for label in _labels(a)) and (url := usable(a.get("href"))):
             return url
     return None
 
