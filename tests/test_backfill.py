@@ -239,9 +239,15 @@ class Outlets:
         )
 
 
+NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+
+
 def urlset(base: str, rows: list[tuple[str, str]]) -> str:
     urls = "".join(f"<url><loc>{base}{path}</loc><lastmod>{mod}</lastmod></url>" for path, mod in rows)
     return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+
+
+NEWS_NS = f'{NS} xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"'
 
 
 def news_url(base: str, path: str, published: str, title: str) -> str:
@@ -601,6 +607,37 @@ def test_listing_next_links_in_other_languages_and_page_numbers():
     # "Newer" goes back; "»" (maybe the last page) loses to a link to page 2.
     page = '<a href="/s/new">Newer posts</a><a href="/s/page/9/">»</a><a href="/s/page/2/">2</a>'
     assert next_page(doc(page), base, 1, set()) == "https://example.org/s/page/2/"
+
+
+def test_a_news_sitemap_of_the_last_days_is_completed_by_the_listing(tmp_path, site):
+    """A news sitemap holds two days: it does not reach back to --from, so the listing adds the rest."""
+    base = site.base
+    site.route("/robots.txt", Response(f"Sitemap: {base}/news.xml\n", content_type="text/plain"))
+    news = (
+        f"<urlset {NEWS_NS}>"
+        + news_url(base, "/2025/07/15/budget-vote-tonight/", "2025-07-15T08:00:00+01:00", "Budget vote")
+        + news_url(base, "/2025/07/14/ports-expand-capacity/", "2025-07-14T08:00:00+01:00", "Ports")
+        + "</urlset>"
+    )
+    site.route("/news.xml", Response(news, content_type="application/xml"))
+    items = [("2025-07-15", "/2025/07/15/budget-vote-tonight/", "Budget vote tonight"),
+             ("2025-07-10", "/2025/07/10/tram-line-extended-again/", "Tram line extended"),
+             ("2025-06-25", "/2025/06/25/june-story-about-trams/", "June story about trams")]  # fmt: skip
+    site.route("/front/", Response(listing(items, "", "")))
+    cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'd.db'}", [{"name": "F", "html": site.url("/front/")}],
+                      "127.0.0.1:9/hook")  # fmt: skip
+    found = run_discovery(cfg, "F")
+    assert found.method == "sitemap + listing" and not found.errors
+    assert sorted(c.url[len(base) :] for c in found.candidates) == [
+        "/2025/07/10/tram-line-extended-again/",
+        "/2025/07/14/ports-expand-capacity/",
+        "/2025/07/15/budget-vote-tonight/",
+    ]
+    dated = {c.url[len(base) :]: c.published for c in found.candidates}
+    assert dated["/2025/07/15/budget-vote-tonight/"] == datetime(
+        2025, 7, 15, 7, 0, tzinfo=UTC
+    )  # the news date
+    assert dated["/2025/07/10/tram-line-extended-again/"] is None  # listing dates only filter
 
 
 def test_a_source_without_sitemap_listing_or_paged_feed_reports_its_errors(tmp_path, site):

@@ -40,18 +40,22 @@ run would. Live polling never processes a backfill's pending rows (it would aler
 back a row whose URL it discovers itself.
 
 **Topics.** Articles are matched against every topic, or only the ``--topic`` ones: the matcher
-of the run holds just those, and only their matches are stored (later, ``monitor topics rematch``
-fills in other topics). Articles already stored with a date in the range (by live polling or an
+of the run holds just those, and only their matches are stored (a later backfill of the range
+with other topics, or ``monitor topics rematch``, fills in the others). Articles already stored with a date in the range (by live polling or an
 earlier backfill) are matched again for the run's topics, adding only the matches they lack, so a
 topic added today finds last month's stored articles too. With ``--topic`` and no ``--source``,
 the sources are those the topics are restricted to (``sources:``), or all.
 
 **Alerts.** Outbox rows of a backfill are ``skipped`` (never sent by the daemon). With
-``--notify``, at the end, every skipped backfill row of the run's sources, topics and range goes
-out as ONE digest message per channel (grouped by topic then story; more than 500 stories take
-several messages), and the rows are marked sent. A story already alerted gets no row at all (one
-row per topic, story and channel), so nothing is sent for it. A failed digest leaves its rows
-skipped: run the backfill again with ``--notify``.
+``--notify``, at the end, every skipped row of the run's sources, topics and range goes out as ONE
+digest message per channel (grouped by topic then story; more than 500 stories take several
+messages), and the rows are marked sent; that includes the rows of an earlier run of the range
+without ``--notify`` or interrupted (``monitor.backfill.digest``). A story already alerted gets no
+row at all (one row per topic, story and channel), so nothing is sent for it.
+
+**Limits** (:class:`Limits`): sitemap nesting and file count, listing and feed pages, candidates
+per source. A sitemap without any date makes every URL it lists a candidate (their pages decide):
+thorough, but as slow as the site's politeness allows.
 """
 
 from monitor.backfill.digest import send_backfill_digests
