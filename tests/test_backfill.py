@@ -5,6 +5,7 @@ listing; a paginated WordPress feed."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import json
 import os
@@ -408,7 +409,9 @@ def test_an_interrupted_backfill_resumed_ends_as_an_uninterrupted_one(tmp_path, 
     stop = StopAfter(4)
 
     async def interrupted():
-        stop.task = asyncio.create_task(run_backfill(cfg, START, END, settings=FAST, progress=stop))
+        # One page at a time, so the interruption after 4 pages leaves the others pending.
+        one_by_one = dataclasses.replace(FAST, article_concurrency=1)
+        stop.task = asyncio.create_task(run_backfill(cfg, START, END, settings=one_by_one, progress=stop))
         with pytest.raises(asyncio.CancelledError):
             await stop.task
 
