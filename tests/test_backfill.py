@@ -764,3 +764,20 @@ def test_ctrl_c_then_the_same_command_ends_as_an_uninterrupted_backfill(tmp_path
     assert result.returncode == 0, result.stderr
     assert stored(factory) == outlets.expected()
     assert count(factory, Article, Article.status == PENDING) == 0
+
+
+def test_a_failed_digest_keeps_its_rows_for_the_next_notify_run(tmp_path, outlets):
+    atlas = outlets.atlas
+    cfg = config(tmp_path, f"sqlite:///{tmp_path / 'f.db'}", outlets)
+    atlas.route("/hook", Response("down", status=500, content_type="text/plain"))
+    (outcome,) = backfill(cfg, sources=["Atlas"], notify=True).digests
+    assert outcome.error and outcome.messages == 0 and outcome.rows == 3
+    factory = db(cfg)
+    assert count(factory, Alert, Alert.status == OUT_SKIPPED) == 3
+    once(cfg.model_copy(update={"sources": cfg.sources[:1]}))  # the daemon does not pick them up
+    assert len(atlas.posts("/hook")) == 1  # the failed digest only
+
+    atlas.route("/hook", Response("ok", content_type="text/plain"))
+    (outcome,) = backfill(cfg, sources=["Atlas"], notify=True).digests
+    assert (outcome.error, outcome.messages, outcome.rows) == (None, 1, 3)
+    assert len(atlas.posts("/hook")) == 2 and count(factory, Alert, Alert.status == OUT_SENT) == 3
