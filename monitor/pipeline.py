@@ -176,23 +176,30 @@ def store_candidates(
 _ADOPTABLE = (PENDING, *SET_ASIDE)
 
 
+def reopen(session: Session, where: tuple, cand: Candidate, **values) -> None:
+    """Put the rows matching ``where`` back to pending, with fresh attempts and the candidate's
+    feed date (a set-aside or unfinished row that is wanted again)."""
+    session.execute(
+        update(Article)
+        .where(*where)
+        .values(
+            status=PENDING,
+            published_at=cand.published,
+            date_source="feed" if cand.published else None,
+            next_fetch_at=utcnow(),
+            attempts=0,
+            last_error=None,
+            **values,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _adopt(session: Session, candidates: list[Candidate]) -> None:
     """Turn unfinished backfill rows of these (live) candidates into live pending articles."""
     for cand in candidates:
-        session.execute(
-            update(Article)
-            .where(Article.url == cand.url, Article.origin != "live", Article.status.in_(_ADOPTABLE))
-            .values(
-                origin="live",
-                status=PENDING,
-                published_at=cand.published,
-                date_source="feed" if cand.published else None,
-                next_fetch_at=utcnow(),
-                attempts=0,
-                last_error=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        where = (Article.url == cand.url, Article.origin != "live", Article.status.in_(_ADOPTABLE))
+        reopen(session, where, cand, origin="live")
 
 
 def _store_candidates_safely(rt: Runtime, source_id: int, candidates: list[Candidate], origin: str) -> int:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from monitor.alerts.outbox import enqueue
@@ -28,6 +28,7 @@ from monitor.pipeline import (
     DateRange,
     PendingArticle,
     process_article,
+    reopen,
     store_candidates,
 )
 from monitor.runtime import Runtime, Settings, open_runtime
@@ -71,19 +72,7 @@ def _reclaim(rt: Runtime, candidates: list[Candidate], window: DateRange) -> Non
             moment = cand.published or stored_date
             if moment is None or moment not in window:
                 continue
-            session.execute(
-                update(Article)
-                .where(Article.id == row_id, Article.status.in_(SET_ASIDE))
-                .values(
-                    status=PENDING,
-                    published_at=cand.published,
-                    date_source="feed" if cand.published else None,
-                    next_fetch_at=utcnow(),
-                    attempts=0,
-                    last_error=None,
-                )
-                .execution_options(synchronize_session=False)
-            )
+            reopen(session, (Article.id == row_id, Article.status.in_(SET_ASIDE)), cand)
 
 
 _PENDING_COLUMNS = (
