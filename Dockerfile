@@ -7,7 +7,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
-COPY migrations ./migrations
 RUN pip install . && rm -rf /build
 
 WORKDIR /srv
