@@ -398,6 +398,7 @@ class Extractor:
         self._max_tasks = max_tasks
         self._pool: pebble.ProcessPool | None = None
         self._pending: set[concurrent.futures.Future] = set()
+        self._closed: set[concurrent.futures.Future] = set()  # in flight when close() was called
 
     def _get_pool(self) -> pebble.ProcessPool:
         if self._pool is None or not self._pool.active:  # lazily, and again if the pool broke
@@ -431,6 +432,16 @@ class Extractor:
         except Exception as error:
             raise ExtractError(_one_line(f"extraction pool unavailable: {error}")) from None
         try:
+            return await self._await(future)
+        except ExtractError:
+            if future in self._closed:  # stopping the pool may fail it first (BrokenProcessPool)
+                raise ExtractError("extractor closed") from None
+            raise
+        finally:
+            self._closed.discard(future)
+
+    async def _await(self, future: concurrent.futures.Future) -> Extracted:
+        try:
             return await asyncio.wrap_future(future)
         except ExtractError as error:
             raise ExtractError(str(error)) from None  # drop pebble's remote traceback
@@ -450,6 +461,7 @@ class Extractor:
     def close(self) -> None:
         """Kill the workers; extractions still in flight raise ExtractError("extractor closed").
         A later `extract` starts a new pool."""
+        self._closed.update(self._pending)
         self._stop_pool()
         for future in list(self._pending):
             with contextlib.suppress(concurrent.futures.InvalidStateError):
