@@ -7,7 +7,7 @@ apart.
 
 How (all on normalised words, the same folding as topic matching):
 
-- **Candidates**: MinHash signatures (datasketch) of the word 3-shingles of the whole text, and
+- **Candidates**: MinHash signatures (datasketch's "affine32" scheme, computed with numpy) of the word 3-shingles of the whole text, and
   of 40-word *lead windows*; each signature is cut into LSH bands and every band becomes one
   64-bit key in the ``story_bands`` table. Articles sharing a key are candidates. Full text:
   128 permutations in 32 bands of 4 rows (S-curve midpoint ~0.42 Jaccard). Lead windows: 32
@@ -45,8 +45,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash
-from datasketch.hashfunc import sha1_hash32
 from rapidfuzz import fuzz
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -122,21 +120,39 @@ class StoryAssignment:
 # --------------------------------------------------------------------------- fingerprints
 
 
+# MinHash as datasketch 2's "affine32" scheme computes it, bit for bit (band keys already stored
+# stay valid), with numpy alone: datasketch pulls in scipy, over a quarter of the install.
+_FMIX = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+
+
 @lru_cache(maxsize=2)
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    return MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    """The affine permutations ``h -> a*h + b mod 2**32`` (``a`` odd: a bijection)."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+def _fmix32(hv: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, a bijection that spreads structured input hashes."""
+    s1, m1, s2, m2, s3 = _FMIX
+    hv = hv ^ (hv >> s1)
+    hv = hv * m1
+    hv = hv ^ (hv >> s2)
+    hv = hv * m2
+    return hv ^ (hv >> s3)
 
 
 def _signature(shingles: set[str], num_perm: int, seed: int) -> np.ndarray:
-    sketch = MinHash(
-        num_perm=num_perm,
-        seed=seed,
-        hashfunc=sha1_hash32,
-        permutations=_permutations(num_perm, seed),
-        scheme="affine32",
-    )
-    sketch.update_batch([s.encode("utf-8") for s in shingles])
-    return sketch.hashvalues.astype("<u4")
+    """The MinHash signature (``num_perm`` little-endian uint32) of a set of shingles."""
+    if not shingles:
+        return np.full(num_perm, 0xFFFFFFFF, dtype="<u4")
+    digests = b"".join(hashlib.sha1(s.encode("utf-8")).digest()[:4] for s in shingles)
+    hv = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32)).reshape(-1, 1)
+    a, b = _permutations(num_perm, seed)
+    with np.errstate(over="ignore"):
+        return (hv * a + b).min(axis=0).astype("<u4")
 
 
 def _band_keys(values: np.ndarray, kind: int, bands: int, rows: int) -> set[int]:

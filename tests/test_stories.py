@@ -73,6 +73,19 @@ def test_normalisation_makes_case_accents_and_punctuation_irrelevant():
     assert a.stored_keys == b.stored_keys
 
 
+def test_band_keys_are_those_datasketch_gave():
+    """Keys stored by earlier versions (MinHash from datasketch's affine32 scheme) must keep
+    matching: these were computed by datasketch 2 before it was replaced by numpy alone."""
+    text = (
+        "Rabat - The Ministry of Digital Transition announced on Monday a national plan for data centres "
+        "in Morocco, with three new sites in Rabat, Benguerir and Dakhla, minister Amal El Fallah Seghrouchni said."
+    )
+    fp = fingerprint("Morocco plans three data centres", text)
+    assert len(fp.stored_keys) == 48
+    assert fp.stored_keys[:3] == (-9195544893823534842, -8987515949761198614, -8923488243641785272)
+    assert fp.query_keys[-2:] == (7911050272403716622, 8460522460456726823)
+
+
 def test_short_texts_are_not_clustered():
     assert fingerprint("t", " ".join(["word"] * (MIN_WORDS - 1))) is None
     assert fingerprint("t", None) is None
