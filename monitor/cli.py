@@ -17,7 +17,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from monitor.config import Config, ConfigError, TopicConfig, load
+from monitor.checks import load_config as load
+from monitor.config import Config, ConfigError, TopicConfig
 
 app = typer.Typer(
     help="Self-hosted news monitor: polls outlets, matches watch topics, alerts once per story.",
