@@ -54,6 +54,16 @@ def error_of(path: Path) -> str:
     return str(info.value)
 
 
+def assert_error(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    """GOOD with ``old`` replaced by ``new`` fails with ``expected`` in a message naming the file."""
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new))
+    message = error_of(path)
+    assert message.startswith(str(path) + ":"), message
+    assert expected in message, message
+    assert "Traceback" not in message
+
+
 def test_good_config_loads(tmp_path):
     cfg = load_config(write(tmp_path, GOOD))
     assert [s.name for s in cfg.sources] == ["MWN", "Ya Biladi"]
@@ -104,12 +114,7 @@ def test_shipped_default_config_is_valid():
     ],
 )  # fmt: skip
 def test_errors_name_file_line_and_field(tmp_path, old, new, expected):
-    assert old in GOOD
-    path = write(tmp_path, GOOD.replace(old, new))
-    message = error_of(path)
-    assert message.startswith(str(path) + ":"), message
-    assert expected in message, message
-    assert "Traceback" not in message
+    assert_error(tmp_path, old, new, expected)
 
 
 def test_invalid_yaml_names_the_line(tmp_path):
@@ -200,11 +205,7 @@ def test_check_command_prints_summary(tmp_path):
     ],
 )  # fmt: skip
 def test_topic_and_channel_problems_point_at_their_line(tmp_path, old, new, expected):
-    assert old in GOOD
-    path = write(tmp_path, GOOD.replace(old, new))
-    message = error_of(path)
-    assert message.startswith(str(path) + ":"), message
-    assert expected in message, message
+    assert_error(tmp_path, old, new, expected)
 
 
 @pytest.mark.parametrize(
@@ -228,18 +229,14 @@ def test_topic_and_channel_problems_point_at_their_line(tmp_path, old, new, expe
     ],
 )  # fmt: skip
 def test_topic_filters_and_queries_point_at_their_line(tmp_path, old, new, expected):
-    assert old in GOOD
-    path = write(tmp_path, GOOD.replace(old, new))
-    message = error_of(path)
-    assert message.startswith(str(path) + ":"), message
-    assert expected in message, message
+    assert_error(tmp_path, old, new, expected)
 
 
 def test_checks_come_from_the_caller(tmp_path):
     """config.py judges neither queries nor channel URLs itself (it imports nothing above it): the
     caller's checks do, and their problems point at their line like the others."""
-    text = GOOD.replace("    exclude: [Gaza]\n", "    exclude: [Ga*]\n").replace("json://127.0.0.1:9/hook", "nope://x")
-    path = write(tmp_path, text)
+    text = GOOD.replace("    exclude: [Gaza]\n", "    exclude: [Ga*]\n")
+    path = write(tmp_path, text.replace("json://127.0.0.1:9/hook", "nope://x"))
     assert load(path).topics[1].exclude == ["Ga*"]
 
     def no_daily(cfg):

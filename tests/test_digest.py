@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from monitor.alerts.digest import DigestStats, latest_boundary, send_digests
 from monitor.alerts.outbox import claim_where, send_pending
+from monitor.config import Config
 from monitor.db.models import OUT_FAILED, OUT_PENDING, OUT_SENDING, OUT_SENT, Alert, ChannelState, utcnow
 from monitor.db.session import transaction
 from tests.helpers import add_story, channels_config, outbox_rows
@@ -38,6 +39,18 @@ def date_rows(factory, at: datetime, ids: list[int] | None = None) -> None:
 
 def hook_config(site, path="/daily", cron=EVERY_MINUTE, extra=()):
     return channels_config(("daily", f"json://127.0.0.1:{site.port}{path}", cron), *extra)
+
+
+def one_row_queued(factory, site) -> tuple[Config, datetime]:
+    """A digest channel (registered at ``base``) with one story queued 10 s into the period after
+    ``base``; returns (config, base)."""
+    site.route("/daily", Response("ok"))
+    cfg = hook_config(site)
+    base = minute_base()
+    send_digests(factory, cfg, base)
+    add_story(factory, ["daily"], n=1)
+    date_rows(factory, base + timedelta(seconds=10))
+    return cfg, base
 
 
 def test_latest_boundary_in_the_config_timezone():
@@ -158,12 +171,7 @@ def test_channel_down_then_up_delivers_once(session_factory, site):
 
 
 def test_crash_after_claim_resends_after_the_lease(session_factory, site):
-    site.route("/daily", Response("ok"))
-    cfg = hook_config(site)
-    base = minute_base()
-    send_digests(session_factory, cfg, base)
-    add_story(session_factory, ["daily"])
-    date_rows(session_factory, base + timedelta(seconds=10))
+    cfg, base = one_row_queued(session_factory, site)
     # A sender claimed the rows for the period, then died before sending.
     with transaction(session_factory) as s:
         s.execute(update(ChannelState).values(last_digest_at=base + timedelta(seconds=60)))
@@ -178,12 +186,7 @@ def test_crash_after_claim_resends_after_the_lease(session_factory, site):
 
 
 def test_state_survives_restarts_and_one_process_wins_a_period(session_factory, site):
-    site.route("/daily", Response("ok"))
-    cfg = hook_config(site)
-    base = minute_base()
-    send_digests(session_factory, cfg, base)
-    add_story(session_factory, ["daily"])
-    date_rows(session_factory, base + timedelta(seconds=10))
+    cfg, base = one_row_queued(session_factory, site)
     # Two runs for the same moment (two processes, or a restart): one message.
     first = send_digests(session_factory, cfg, base + timedelta(seconds=61))
     second = send_digests(session_factory, cfg, base + timedelta(seconds=61))
@@ -193,12 +196,7 @@ def test_state_survives_restarts_and_one_process_wins_a_period(session_factory, 
 
 
 def test_missed_periods_make_one_message(session_factory, site):
-    site.route("/daily", Response("ok"))
-    cfg = hook_config(site)
-    base = minute_base()
-    send_digests(session_factory, cfg, base)
-    add_story(session_factory, ["daily"], n=1)
-    date_rows(session_factory, base + timedelta(seconds=10))
+    cfg, base = one_row_queued(session_factory, site)
     add_story(session_factory, ["daily"], n=2)
     date_rows(session_factory, base + timedelta(seconds=130))
     # Down for five periods: both rows in one digest.
