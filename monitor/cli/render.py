@@ -12,11 +12,18 @@ import json
 import re
 import sys
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:  # the library is imported by the commands, when they run
+    from monitor.alerts.admin import AlertRow
+    from monitor.config import Config
+    from monitor.health import SourceHealth
+    from monitor.queries import MatchRow
+    from monitor.topics import BacktestReport, BacktestRow
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -63,7 +70,7 @@ def _human_interval(seconds: float) -> str:
 # --------------------------------------------------------------------------- check, status
 
 
-def config_summary(cfg) -> None:
+def config_summary(cfg: Config) -> None:
     """``monitor check``: the config's sources, topics and channels."""
     out.print(f"[bold]{cfg.path}[/]: valid. database: {safe_url(cfg.database)}, timezone: {cfg.timezone}")
     table = Table("source", "kind", "url", "interval", title="Sources")
@@ -85,8 +92,8 @@ def config_summary(cfg) -> None:
             out.print(f"warning: source {s.name!r}: interval under 1 minute may get you blocked")
 
 
-def source_health(rows: list, cfg, *, as_json: bool) -> None:
-    """``monitor status``: one row per source (``monitor.health.SourceHealth``)."""
+def source_health(rows: list[SourceHealth], cfg: Config, *, as_json: bool) -> None:
+    """``monitor status``: one row per source."""
     tz = cfg.tz
     if as_json:
         print_json([{
@@ -101,7 +108,7 @@ def source_health(rows: list, cfg, *, as_json: bool) -> None:
     # never cut; errors go below the table, one line each.
     this_year = datetime.now(tz).year
 
-    def short(moment):
+    def short(moment: datetime | None) -> str:
         if moment is None:
             return ""
         local = moment.astimezone(tz)
@@ -129,7 +136,7 @@ def source_health(rows: list, cfg, *, as_json: bool) -> None:
 # --------------------------------------------------------------------------- matches, inspect, topics test
 
 
-def _article(row, tz: tzinfo) -> dict:
+def _article(row: MatchRow | BacktestRow, tz: tzinfo) -> dict:
     """The fields a stored or would-be match shows of its article, and why it matched."""
     return {
         "title": row.title,
@@ -142,8 +149,8 @@ def _article(row, tz: tzinfo) -> dict:
     }
 
 
-def matches(rows: list, tz: tzinfo, fmt: str) -> None:
-    """``monitor matches``: rows of ``monitor.queries.MatchRow`` as a table, JSON or CSV."""
+def matches(rows: list[MatchRow], tz: tzinfo, fmt: str) -> None:
+    """``monitor matches``: as a table, JSON or CSV."""
     records = [{"topic": r.topic, **_article(r, tz)} for r in rows]
     if fmt == "json":
         print_json(records)
@@ -186,9 +193,9 @@ def inspected(result: dict, *, as_json: bool) -> None:
         plain(f"  {m['snippet']}")
 
 
-def backtest(report, topic: str, query: str | None, since: datetime | None, tz: tzinfo, *, as_json: bool,
-             limit: int) -> None:  # fmt: skip
-    """``monitor topics test``: what a topic would match (``monitor.topics.BacktestReport``)."""
+def backtest(report: BacktestReport, topic: str, query: str | None, since: datetime | None, tz: tzinfo, *,
+             as_json: bool, limit: int) -> None:  # fmt: skip
+    """``monitor topics test``: what a topic would match."""
     if as_json:
         print_json({
             "topic": topic, "query": query, "since": iso(since), "scanned": report.scanned,
@@ -229,8 +236,8 @@ def backtest(report, topic: str, query: str | None, since: datetime | None, tz: 
 # --------------------------------------------------------------------------- alerts
 
 
-def alert_rows(rows: list, cfg, *, as_json: bool) -> None:
-    """``monitor alerts``: outbox rows (``monitor.alerts.admin.AlertRow``), newest first."""
+def alert_rows(rows: list[AlertRow], cfg: Config, *, as_json: bool) -> None:
+    """``monitor alerts``: outbox rows, newest first."""
     if as_json:
         print_json([{
             "id": r.id, "status": r.status, "channel": r.channel, "topic": r.topic, "title": r.title,

@@ -4,6 +4,7 @@ backfill's summary, a rematch, a retry, a sample alert, a migrated database."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.markup import escape
@@ -11,9 +12,18 @@ from rich.table import Table
 
 from monitor.cli.render import out, plain, safe_url
 
+if TYPE_CHECKING:  # the library is imported by the commands, when they run
+    from monitor.alerts.admin import RetryResult
+    from monitor.alerts.outbox import SendStats
+    from monitor.alerts.send import SendResult
+    from monitor.backfill import BackfillReport
+    from monitor.config import Config
+    from monitor.pipeline import PollReport
+    from monitor.topics import RematchReport
 
-def poll_reports(reports: list, stats) -> None:
-    """``monitor run --once``: one row per source (``monitor.pipeline.PollReport``), then alerts."""
+
+def poll_reports(reports: list[PollReport], stats: SendStats) -> None:
+    """``monitor run --once``: one row per source, then alerts."""
     table = Table("source", "status", "found", "new", "processed", "matched", "retrying", "failed")
     for r in reports:
         status = ("not modified" if r.not_modified else "ok") if r.ok else "[red]error[/]"
@@ -28,7 +38,7 @@ def poll_reports(reports: list, stats) -> None:
     out.print(f"alerts: {stats.sent} sent, {stats.failed} failed (will retry), {stats.dead} dead")
 
 
-def backfill(cfg, report, start: datetime, end: datetime, notify: bool) -> bool:
+def backfill(cfg: Config, report: BackfillReport, start: datetime, end: datetime, notify: bool) -> bool:
     """``monitor backfill``: per source, what discovery found and what became of it; then the
     ``--notify`` digests. True when a digest failed (the command then exits 1)."""
     tz = cfg.tz
@@ -68,16 +78,16 @@ def backfill(cfg, report, start: datetime, end: datetime, notify: bool) -> bool:
     return failed
 
 
-def rematched(name: str, report) -> None:
-    """``monitor topics rematch`` (``monitor.topics.RematchReport``)."""
+def rematched(name: str, report: RematchReport) -> None:
+    """``monitor topics rematch``."""
     plain(
         f"topic {name!r}: {report.scanned} stored articles matched again: {report.added} added, "
         f"{report.removed} removed, {report.kept} kept. New matches were stored without alerts."
     )
 
 
-def retried(result, *, all_: bool) -> None:
-    """``monitor alerts retry`` (``monitor.alerts.admin.RetryResult``)."""
+def retried(result: RetryResult, *, all_: bool) -> None:
+    """``monitor alerts retry``."""
     out.print(
         f"requeued: {len(result.requeued)}"
         + (f" ({', '.join(map(str, result.requeued))})" if result.requeued and not all_ else "")
@@ -88,8 +98,8 @@ def retried(result, *, all_: bool) -> None:
         out.print(f"already queued or being sent: {', '.join(map(str, result.busy))}")
 
 
-def sample_sent(channel: str, result) -> None:
-    """``monitor notify-test`` succeeded (``monitor.alerts.send.SendResult``)."""
+def sample_sent(channel: str, result: SendResult) -> None:
+    """``monitor notify-test`` succeeded."""
     services = ", ".join(r.get("service", "?") for r in result.results) or channel
     out.print(f"sent a sample alert to {channel!r} ({services})")
 
