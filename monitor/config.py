@@ -2,14 +2,16 @@
 
 Every error names the file, the line and the field, e.g.
 ``config/monitor.yaml:14: topics[2].channels: unknown channel 'pres' (did you mean 'press'?)``.
+The bottom layer: it imports nothing of monitor but configfile.py (reading the document, lines,
+messages); the checks that need the matcher or apprise come from the caller (``load(checks=)``).
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,15 +25,20 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from monitor.configfile import (
+    ConfigError,
+    Loc,
+    Problem,
+    describe,
+    describe_validation,
+    did_you_mean,
+    interpolate,
+    read,
+)
 
 DEFAULT_CONFIG = "config/monitor.yaml"
 DEFAULT_DATABASE = "sqlite:///data/monitor.db"
-
-
-class ConfigError(Exception):
-    """A config problem, already formatted as one or more ``file:line: field: message`` lines."""
 
 
 # --------------------------------------------------------------------------- durations
@@ -291,128 +298,20 @@ class Config(_Strict):
 
 # --------------------------------------------------------------------------- loading
 
-_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-class _Problem(Exception):
-    def __init__(self, loc: tuple, message: str):
-        super().__init__(message)
-        self.loc = loc
-        self.message = message
-
-
-def _interpolate(node: Any, loc: tuple = ()) -> Any:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string, in place where possible."""
-    if isinstance(node, dict):
-        for key in list(node.keys()):
-            node[key] = _interpolate(node[key], loc + (key,))
-        return node
-    if isinstance(node, list):
-        for i, item in enumerate(node):
-            node[i] = _interpolate(item, loc + (i,))
-        return node
-    if isinstance(node, str) and "${" in node:
-
-        def repl(match: re.Match) -> str:
-            name, default = match.group(1), match.group(2)
-            value = os.environ.get(name)
-            if value is None:
-                if default is not None:
-                    return default
-                raise _Problem(loc, f"environment variable {name} is not set")
-            return value
-
-        return _ENV_VAR.sub(repl, node)
-    return node
-
-
-def _line_of(data: Any, loc: tuple) -> int | None:
-    """1-based line of the deepest node of ``loc`` that the YAML tree knows."""
-    line = None
-    node = data
-    for part in loc:
-        lc = getattr(node, "lc", None)
-        try:
-            if isinstance(node, dict) and part in node:
-                if lc is not None:
-                    line = lc.key(part)[0] + 1
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                if lc is not None:
-                    line = lc.item(part)[0] + 1
-                node = node[part]
-            else:
-                break
-        except (KeyError, IndexError, TypeError):
-            break
-    return line
-
-
-def _field_path(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def _format(path: str, data: Any, loc: tuple, message: str) -> str:
-    line = _line_of(data, loc)
-    where = f"{path}:{line}" if line else path
-    return f"{where}: {_field_path(loc)}: {message}"
-
-
-def _pydantic_message(err: dict) -> str:
-    kind = err.get("type", "")
-    msg = err.get("msg", "invalid value")
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    return msg
-
-
-def _clean_loc(loc: tuple) -> tuple:
-    # pydantic puts validator/union tags in locs (e.g. 'function-after[...]'); keep real keys.
-    return tuple(p for p in loc if isinstance(p, int) or not re.search(r"[\[\]()]", str(p)))
-
-
-def _read(path: str) -> Any:
-    text_bytes = Path(path).read_bytes()
-    try:
-        text = text_bytes.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    yaml = YAML(typ="rt")
-    try:
-        return yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        try:  # JSON with tab indentation is valid JSON but not YAML.
-            return json.loads(text)
-        except ValueError:
-            pass
-        line = f":{mark.line + 1}" if mark else ""
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
-    except YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+Check = Callable[[Config], Iterable[tuple[Loc, str]]]
+"""A check the caller adds to ``load``: the problems it finds, as (location, message) pairs."""
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> str:
     """``unknown channel 'pres' (did you mean 'press'?)``."""
     if not known:
         return f"unknown {kind} {name!r} (no {kind}s are defined)"
-    close = difflib.get_close_matches(name, known, n=1)
-    return f"unknown {kind} {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    return f"unknown {kind} {name!r}" + did_you_mean(name, known)
 
 
-def _semantic_checks(cfg: Config) -> list[tuple[tuple, str]]:
-    problems: list[tuple[tuple, str]] = []
+def _references(cfg: Config) -> list[tuple[Loc, str]]:
+    """Names are unique; what a topic or the operator channel names exists."""
+    problems: list[tuple[Loc, str]] = []
     for section in ("sources", "topics", "channels"):
         seen: dict[str, int] = {}
         for i, item in enumerate(getattr(cfg, section)):
@@ -436,67 +335,38 @@ def _semantic_checks(cfg: Config) -> list[tuple[tuple, str]]:
                 problems.append((("topics", i, "sources", j), _unknown("source", name, source_names)))
     if cfg.operator_channel and cfg.operator_channel not in channel_names:
         problems.append((("operator_channel",), _unknown("channel", cfg.operator_channel, channel_names)))
-    problems.extend(_channel_url_problems(cfg))
-    problems.extend(_topic_problems(cfg))
     return problems
 
 
-def _channel_url_problems(cfg: Config) -> list[tuple[tuple, str]]:
-    from monitor.alerts.send import check_url
+def load(path: str | os.PathLike | None = None, checks: Sequence[Check] = ()) -> Config:
+    """Read, interpolate and validate a config file; raise ConfigError with precise lines.
 
-    problems = []
-    for i, channel in enumerate(cfg.channels):
-        error = check_url(channel.url)
-        if error:
-            problems.append((("channels", i, "url"), error))
-    return problems
-
-
-def _topic_problems(cfg: Config) -> list[tuple[tuple, str]]:
-    """Compile every topic once, as the matcher will; point a bad query or term at its line."""
-    from monitor.match import Matcher, QueryError
-
-    try:
-        Matcher(cfg.topics)
-    except QueryError as exc:
-        for i, topic in enumerate(cfg.topics):
-            if topic.name != exc.topic:
-                continue
-            if exc.query in topic.keywords:
-                return [(("topics", i, "keywords", topic.keywords.index(exc.query)), str(exc))]
-            if exc.query in topic.exclude:
-                return [(("topics", i, "exclude", topic.exclude.index(exc.query)), str(exc))]
-            return [(("topics", i, "query"), str(exc))]
-        return [(("topics",), str(exc))]
-    return []
-
-
-def load(path: str | os.PathLike | None = None) -> Config:
-    """Read, interpolate and validate a config file; raise ConfigError with precise lines."""
+    ``checks`` are the caller's: what only the layers above can judge (a topic's query, which the
+    matcher compiles; a channel URL, which apprise parses; see monitor/checks.py), so this module
+    imports nothing of theirs. Their problems are reported like the others, at their line.
+    """
     path = str(path or os.environ.get("MONITOR_CONFIG") or DEFAULT_CONFIG)
     if not Path(path).is_file():
         raise ConfigError(f"{path}: config file not found")
-    data = _read(path)
+    data = read(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: the config must be a mapping of keys (database, sources, …)")
     try:
-        _interpolate(data)
-    except _Problem as exc:
-        raise ConfigError(_format(path, data, exc.loc, exc.message)) from None
+        interpolate(data)
+    except Problem as exc:
+        raise ConfigError(describe(path, data, exc.loc, exc.message)) from None
     plain = json.loads(json.dumps(data, default=str))
     if os.environ.get("MONITOR_DATABASE"):
         plain["database"] = os.environ["MONITOR_DATABASE"]
     try:
         cfg = Config.model_validate({**plain, "path": path})
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = _clean_loc(tuple(err["loc"]))
-            lines.append(_format(path, data, loc, _pydantic_message(err)))
-        raise ConfigError("\n".join(dict.fromkeys(lines))) from None
-    problems = _semantic_checks(cfg)
+        raise ConfigError(describe_validation(path, data, exc)) from None
+    problems = _references(cfg)
+    for check in checks:
+        problems.extend(check(cfg))
     if problems:
-        raise ConfigError("\n".join(_format(path, data, loc, msg) for loc, msg in problems))
+        raise ConfigError("\n".join(describe(path, data, loc, msg) for loc, msg in problems))
     return cfg

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from monitor.alerts.digest import DigestStats, send_digests
 from monitor.alerts.outbox import SendStats, send_pending
 from monitor.alerts.send import send_message
-from monitor.config import Config, ConfigError, load
+from monitor.checks import load_config
+from monitor.config import Config, ConfigError
 from monitor.db.models import Source, utcnow
 from monitor.health import source_health
 from monitor.metrics import make_app, start_http, tick_age
@@ -59,7 +60,7 @@ def send_alerts(rt: Runtime) -> SendStats:
 def reload_config(rt: Runtime) -> bool:
     """Re-read the config file and apply it; a broken file is reported and the old one kept."""
     try:
-        new = load(rt.config.path)
+        new = load_config(rt.config.path)
     except ConfigError as exc:
         log.error("config reload failed, keeping the running config: %s", exc)
         return False

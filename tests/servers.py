@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip as gzip_mod
 import json
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,6 +121,13 @@ class Site:
         self.server.server_close()
 
 
+def free_port() -> int:
+    """A loopback TCP port nothing listens on (now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 class SmtpSink:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 keeping every message received."""
 
@@ -143,11 +151,7 @@ class SmtpSink:
                 return "250 OK"
 
         # aiosmtpd's start-up check connects to the given port, so port 0 cannot be used: pick a free one.
-        import socket
-
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.controller = Controller(_Handler(), hostname="127.0.0.1", port=self.port)
         self.controller.start()
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import email
 import json
-import socket
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email import policy
 from zoneinfo import ZoneInfo
 
@@ -23,7 +22,6 @@ from monitor.alerts.render import AlertView, build_view, render
 from monitor.alerts.send import send_message
 from monitor.config import ChannelConfig, Config
 from monitor.db.models import (
-    DONE,
     OUT_DEAD,
     OUT_FAILED,
     OUT_PENDING,
@@ -39,91 +37,14 @@ from monitor.db.models import (
     utcnow,
 )
 from monitor.db.session import transaction
-from tests.servers import Response
+from tests.helpers import T0, add_story, channels_config, outbox_rows
+from tests.servers import Response, free_port
 
-T0 = datetime(2026, 11, 23, 14, 4, tzinfo=UTC)
 SLACK_PATH = "/services/T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7"
 SLACK_URL = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def config(*channels: tuple[str, str] | tuple[str, str, str]) -> Config:
-    return Config(
-        timezone="Africa/Casablanca",
-        channels=[ChannelConfig(name=c[0], url=c[1], digest=c[2] if len(c) > 2 else None) for c in channels],
-    )
-
-
-def add_story(
-    factory,
-    channels: list[str],
-    *,
-    n: int = 1,
-    topic: str = "Seghrouchni",
-    title: str = "Minister Seghrouchni opens the data centre",
-    outlet: str = "Morocco World News",
-    also: list[tuple[str, str]] = (),
-) -> int:
-    """Source, story, article(s), topic, match and outbox rows; returns the story id."""
-    with transaction(factory) as s:
-        src = s.scalar(select(Source).where(Source.name == outlet)) or Source(
-            name=outlet, kind="feed", url="https://mwn.example/feed"
-        )
-        top = s.scalar(select(Topic).where(Topic.name == topic)) or Topic(
-            name=topic, definition={"keywords": ["Seghrouchni", "السغروشني"]}
-        )
-        story = Story(title=title, first_published_at=T0)
-        art = Article(
-            source=src,
-            url=f"https://mwn.example/news/{n}",
-            fetch_url=f"https://mwn.example/news/{n}?utm_source=rss",
-            title=title,
-            text="… said Amal Seghrouchni on Monday …",
-            published_at=T0,
-            status=DONE,
-            story=story,
-        )
-        s.add_all([src, top, story, art])
-        for i, (other_outlet, other_url) in enumerate(also):
-            other_src = s.scalar(select(Source).where(Source.name == other_outlet)) or Source(
-                name=other_outlet, kind="feed", url=f"https://other{i}.example/feed"
-            )
-            s.add(
-                Article(
-                    source=other_src,
-                    url=other_url,
-                    fetch_url=other_url,
-                    title=title,
-                    published_at=T0 + timedelta(hours=1 + i),
-                    status=DONE,
-                    story=story,
-                )
-            )
-        s.flush()
-        s.add(
-            Match(
-                article_id=art.id,
-                topic_id=top.id,
-                terms=["Seghrouchni", "السغروشني"],
-                fields=["title", "body"],
-                snippet="… said Amal Seghrouchni on Monday …",
-            )
-        )
-        enqueue(s, topic_id=top.id, story_id=story.id, article_id=art.id, channels=channels)
-        return story.id
-
-
-def alerts(factory) -> list[Alert]:
-    with factory() as s:
-        return list(s.scalars(select(Alert).order_by(Alert.id)))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -168,7 +89,7 @@ def test_enqueue_adds_each_channel_once(session_factory):
             status=OUT_SKIPPED,
         )
     assert (again, more, muted) == (0, 1, 1)
-    rows = alerts(session_factory)
+    rows = outbox_rows(session_factory)
     assert sorted(r.channel for r in rows) == ["hook", "log", "mail", "quiet"]
     assert {r.channel: r.status for r in rows}["quiet"] == OUT_SKIPPED
 
@@ -183,7 +104,7 @@ def test_enqueue_is_rolled_back_with_the_callers_transaction(session_factory):
         s.flush()
         assert enqueue(s, topic_id=top.id, story_id=story.id, article_id=art.id, channels=["hook"]) == 1
         raise RuntimeError("crash before commit")
-    assert alerts(session_factory) == []
+    assert outbox_rows(session_factory) == []
 
 
 # --------------------------------------------------------------------------- deliveries
@@ -192,7 +113,7 @@ def test_enqueue_is_rolled_back_with_the_callers_transaction(session_factory):
 def test_json_channel_gets_one_post_with_the_alert(session_factory, site, t0):
     site.route("/hook", Response("ok"))
     add_story(session_factory, ["hook"])
-    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+    cfg = channels_config(("hook", f"json://127.0.0.1:{site.port}/hook"))
 
     stats = send_pending(session_factory, cfg, now=t0)
 
@@ -207,7 +128,7 @@ def test_json_channel_gets_one_post_with_the_alert(session_factory, site, t0):
     assert "Morocco World News" in message
     assert "2026-11-23 15:04 (Africa/Casablanca)" in message
     assert "… said Amal Seghrouchni on Monday …" in message
-    (row,) = alerts(session_factory)
+    (row,) = outbox_rows(session_factory)
     assert row.status == OUT_SENT and row.sent_at == t0 and row.attempts == 1
     assert row.result["ok"] is True and row.result["services"][0]["service"] == "JSON"
 
@@ -224,9 +145,9 @@ def test_email_is_html_with_a_text_part(session_factory, smtp, t0):
     )
     url = f"mailto://127.0.0.1:{smtp.port}?from=monitor@example.org&to=press@example.org"
 
-    stats = send_pending(session_factory, config(("press", url)), now=t0)
+    stats = send_pending(session_factory, channels_config(("press", url)), now=t0)
 
-    assert stats.sent == 1, alerts(session_factory)[0].last_error
+    assert stats.sent == 1, outbox_rows(session_factory)[0].last_error
     (msg,) = smtp.messages
     assert msg["from"] == "monitor@example.org" and msg["to"] == ["press@example.org"]
     parsed = email.message_from_string(msg["data"], policy=policy.default)
@@ -250,7 +171,7 @@ def test_email_is_html_with_a_text_part(session_factory, smtp, t0):
 def test_email_format_text_option_gives_plain_text(session_factory, smtp, t0):
     add_story(session_factory, ["press"])
     url = f"mailto://127.0.0.1:{smtp.port}?from=monitor@example.org&to=press@example.org&format=text"
-    assert send_pending(session_factory, config(("press", url)), now=t0).sent == 1
+    assert send_pending(session_factory, channels_config(("press", url)), now=t0).sent == 1
     parsed = email.message_from_string(smtp.messages[0]["data"], policy=policy.default)
     assert parsed.get_content_type() == "text/plain"
     assert "Published: 2026-11-23 15:04 (Africa/Casablanca)" in parsed.get_content()
@@ -264,7 +185,7 @@ def test_slack_payload(session_factory, slack_hook, t0):
         also=[("Hespress", "https://hespress.example/a?x=1&y=2")],
     )
 
-    assert send_pending(session_factory, config(("slack", SLACK_URL)), now=t0).sent == 1
+    assert send_pending(session_factory, channels_config(("slack", SLACK_URL)), now=t0).sent == 1
 
     (post,) = slack_hook.posts(SLACK_PATH)
     payload = post.json()
@@ -287,7 +208,7 @@ def test_json_payload_carries_the_alert_fields(session_factory, site, t0):
     add_story(session_factory, ["hook"], also=[("Hespress", "https://hespress.example/a")])
     url = f"json://127.0.0.1:{site.port}/hook?:source=monitor"
 
-    assert send_pending(session_factory, config(("hook", url)), now=t0).sent == 1
+    assert send_pending(session_factory, channels_config(("hook", url)), now=t0).sent == 1
 
     (post,) = site.posts("/hook")
     payload = post.json()
@@ -313,10 +234,10 @@ def test_json_payload_carries_the_alert_fields(session_factory, site, t0):
 def test_down_channel_is_retried_later_and_delivered_once(session_factory, site, t0):
     site.route("/hook", Response("down for maintenance", status=500))
     add_story(session_factory, ["hook"])
-    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+    cfg = channels_config(("hook", f"json://127.0.0.1:{site.port}/hook"))
 
     assert send_pending(session_factory, cfg, now=t0) == SendStats(failed=1)
-    (row,) = alerts(session_factory)
+    (row,) = outbox_rows(session_factory)
     assert row.status == OUT_FAILED and row.attempts == 1
     assert t0 + timedelta(seconds=60) <= row.next_attempt_at <= t0 + timedelta(seconds=66)
     assert "500" in row.last_error and "\n" not in row.last_error
@@ -328,14 +249,14 @@ def test_down_channel_is_retried_later_and_delivered_once(session_factory, site,
     assert send_pending(session_factory, cfg, now=t0 + timedelta(minutes=2)) == SendStats(sent=1)
     assert send_pending(session_factory, cfg, now=t0 + timedelta(hours=1)) == SendStats()
     assert len(site.posts("/hook")) == 2  # the failed try, then exactly one delivery
-    (row,) = alerts(session_factory)
+    (row,) = outbox_rows(session_factory)
     assert row.status == OUT_SENT and row.attempts == 2
 
 
 def test_unreachable_channel_says_connection_refused(session_factory, t0):
     add_story(session_factory, ["hook"])
-    send_pending(session_factory, config(("hook", f"json://127.0.0.1:{free_port()}/hook")), now=t0)
-    (row,) = alerts(session_factory)
+    send_pending(session_factory, channels_config(("hook", f"json://127.0.0.1:{free_port()}/hook")), now=t0)
+    (row,) = outbox_rows(session_factory)
     assert row.status == OUT_FAILED
     assert "refused" in row.last_error.lower()
 
@@ -343,7 +264,7 @@ def test_unreachable_channel_says_connection_refused(session_factory, t0):
 def test_claimed_rows_are_not_sent_by_another_sender_within_the_lease(session_factory, site, t0):
     site.route("/hook", Response("ok"))
     add_story(session_factory, ["hook"])
-    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+    cfg = channels_config(("hook", f"json://127.0.0.1:{site.port}/hook"))
 
     ids, lost = claim(session_factory, cfg, now=t0, lease=300)  # a sender that then crashes
     assert len(ids) == 1 and lost == 0
@@ -359,7 +280,7 @@ def test_concurrent_senders_never_send_a_row_twice(session_factory, site, t0):
     site.route("/hook", Response("ok", delay=0.2))
     for n in range(4):
         add_story(session_factory, ["hook"], n=n)
-    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+    cfg = channels_config(("hook", f"json://127.0.0.1:{site.port}/hook"))
     results: list[SendStats] = []
     errors: list[BaseException] = []
     start = threading.Barrier(2)
@@ -382,7 +303,7 @@ def test_concurrent_senders_never_send_a_row_twice(session_factory, site, t0):
     assert {json.loads(p.body)["title"] for p in site.posts("/hook")} == {
         "[Seghrouchni] Minister Seghrouchni opens the data centre"
     }
-    assert all(r.status == OUT_SENT for r in alerts(session_factory))
+    assert all(r.status == OUT_SENT for r in outbox_rows(session_factory))
 
 
 def test_row_stuck_in_sending_is_retried_after_its_lease(session_factory, site, t0):
@@ -401,10 +322,10 @@ def test_row_stuck_in_sending_is_retried_after_its_lease(session_factory, site, 
             .where(Alert.id == second)
             .values(status=OUT_SENDING, claimed_until=t0 + timedelta(minutes=1))
         )
-    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+    cfg = channels_config(("hook", f"json://127.0.0.1:{site.port}/hook"))
 
     assert send_pending(session_factory, cfg, now=t0) == SendStats(sent=1)
-    statuses = {r.id: r.status for r in alerts(session_factory)}
+    statuses = {r.id: r.status for r in outbox_rows(session_factory)}
     assert statuses == {first: OUT_SENT, second: OUT_SENDING}
     (post,) = site.posts("/hook")
     assert "https://mwn.example/news/1" in post.json()["message"]
@@ -413,14 +334,14 @@ def test_row_stuck_in_sending_is_retried_after_its_lease(session_factory, site, 
 def test_gives_up_after_max_attempts(session_factory, site, t0):
     site.route("/hook", Response("no", status=503))
     add_story(session_factory, ["hook"])
-    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+    cfg = channels_config(("hook", f"json://127.0.0.1:{site.port}/hook"))
     now = t0
     outcomes = []
     for _ in range(4):
         outcomes.append(send_pending(session_factory, cfg, now=now, max_attempts=3))
         now += timedelta(hours=7)  # past any backoff (capped at 6 h + jitter)
     assert outcomes == [SendStats(failed=1), SendStats(failed=1), SendStats(dead=1), SendStats()]
-    (row,) = alerts(session_factory)
+    (row,) = outbox_rows(session_factory)
     assert row.status == OUT_DEAD and row.attempts == 3 and row.next_attempt_at is None
     assert "503" in row.last_error
     assert len(site.posts("/hook")) == 3
@@ -429,12 +350,12 @@ def test_gives_up_after_max_attempts(session_factory, site, t0):
 def test_backoff_doubles(session_factory, site, t0):
     site.route("/hook", Response("no", status=500))
     add_story(session_factory, ["hook"])
-    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+    cfg = channels_config(("hook", f"json://127.0.0.1:{site.port}/hook"))
     now = t0
     waits = []
     for _ in range(3):
         send_pending(session_factory, cfg, now=now)
-        (row,) = alerts(session_factory)
+        (row,) = outbox_rows(session_factory)
         waits.append((row.next_attempt_at - now).total_seconds())
         now = row.next_attempt_at
     for wait, base in zip(waits, (60, 120, 240), strict=True):
@@ -443,9 +364,11 @@ def test_backoff_doubles(session_factory, site, t0):
 
 def test_channel_removed_from_config_goes_dead(session_factory, site, t0):
     add_story(session_factory, ["gone"])
-    stats = send_pending(session_factory, config(("hook", f"json://127.0.0.1:{site.port}/hook")), now=t0)
+    stats = send_pending(
+        session_factory, channels_config(("hook", f"json://127.0.0.1:{site.port}/hook")), now=t0
+    )
     assert stats == SendStats(dead=1)
-    (row,) = alerts(session_factory)
+    (row,) = outbox_rows(session_factory)
     assert row.status == OUT_DEAD
     assert "'gone'" in row.last_error and "config" in row.last_error
     assert site.requests == []
@@ -454,12 +377,15 @@ def test_channel_removed_from_config_goes_dead(session_factory, site, t0):
 def test_digest_channels_are_left_pending(session_factory, site, t0):
     site.route("/hook", Response("ok"))
     add_story(session_factory, ["daily", "hook"])
-    cfg = config(
+    cfg = channels_config(
         ("hook", f"json://127.0.0.1:{site.port}/hook"),
         ("daily", f"json://127.0.0.1:{site.port}/daily", "0 8 * * *"),
     )
     assert send_pending(session_factory, cfg, now=t0) == SendStats(sent=1)
-    assert {r.channel: r.status for r in alerts(session_factory)} == {"daily": OUT_PENDING, "hook": OUT_SENT}
+    assert {r.channel: r.status for r in outbox_rows(session_factory)} == {
+        "daily": OUT_PENDING,
+        "hook": OUT_SENT,
+    }
     assert site.posts("/daily") == []
 
 
@@ -477,9 +403,9 @@ def test_skipped_rows_are_never_sent(session_factory, site, t0):
             channels=["hook"],
             status=OUT_SKIPPED,
         )
-    assert send_pending(session_factory, config(("hook", f"json://127.0.0.1:{site.port}/hook")), now=t0) == (
-        SendStats()
-    )
+    assert send_pending(
+        session_factory, channels_config(("hook", f"json://127.0.0.1:{site.port}/hook")), now=t0
+    ) == (SendStats())
     assert site.posts() == []
 
 
@@ -487,7 +413,7 @@ def test_limit_bounds_one_run(session_factory, site, t0):
     site.route("/hook", Response("ok"))
     for n in range(3):
         add_story(session_factory, ["hook"], n=n)
-    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+    cfg = channels_config(("hook", f"json://127.0.0.1:{site.port}/hook"))
     assert send_pending(session_factory, cfg, now=t0, limit=2).sent == 2
     assert send_pending(session_factory, cfg, now=t0, limit=2).sent == 1
     with session_factory() as s:
@@ -501,7 +427,7 @@ def test_logfile_and_console_channels(session_factory, tmp_path, monkeypatch, ca
     monkeypatch.chdir(tmp_path)
     absolute = tmp_path / "abs" / "alerts.log"
     add_story(session_factory, ["relative", "absolute", "console"])
-    cfg = config(
+    cfg = channels_config(
         ("relative", "logfile://data/alerts.log"),
         ("absolute", f"logfile://{absolute}"),
         ("console", "console://"),
@@ -650,7 +576,7 @@ def test_flood_is_bundled_and_held_never_dropped(session_factory, site, t0):
     assert send_pending(session_factory, cfg, now=t0 + timedelta(minutes=61)) == SendStats(sent=2, bundles=1)
     assert site.posts("/hook")[-1].json()["digest"]["count"] == 2
 
-    rows = alerts(session_factory)
+    rows = outbox_rows(session_factory)
     assert len(rows) == 6 and all(r.status == OUT_SENT for r in rows)
     sent_at = sorted({(r.bundle_id, r.sent_at) for r in rows}, key=lambda x: x[1])
     assert [at - t0 for _, at in sent_at] == [timedelta(0), timedelta(minutes=10), timedelta(minutes=61)]
@@ -672,7 +598,7 @@ def test_failed_bundle_is_retried_not_dropped(session_factory, site, t0):
         add_story(session_factory, ["hook"], n=n)
     cfg = limited(site, 1)
     assert send_pending(session_factory, cfg, now=t0) == SendStats(failed=3)
-    assert {r.status for r in alerts(session_factory)} == {OUT_FAILED}
+    assert {r.status for r in outbox_rows(session_factory)} == {OUT_FAILED}
     site.route("/hook", Response("ok"))
     assert send_pending(session_factory, cfg, now=t0 + timedelta(minutes=3)) == SendStats(sent=3, bundles=1)
     assert site.posts("/hook")[-1].json()["digest"]["count"] == 3
@@ -717,17 +643,17 @@ def test_sender_killed_mid_send_delivers_at_most_once_more(db_url, session_facto
     hook = f"json://127.0.0.1:{site.port}/hook"
 
     assert kill_sender(db_url, hook, when, t0) == -9
-    (row,) = alerts(session_factory)
+    (row,) = outbox_rows(session_factory)
     assert row.status == OUT_SENDING
     before = len(site.posts("/hook"))
     assert before == (0 if when == "after-claim" else 1)
 
-    cfg = config(("hook", hook))
+    cfg = channels_config(("hook", hook))
     assert send_pending(session_factory, cfg, now=t0 + timedelta(seconds=60)) == SendStats()  # leased
     assert send_pending(session_factory, cfg, now=t0 + timedelta(seconds=301)) == SendStats(sent=1)
     assert send_pending(session_factory, cfg, now=t0 + timedelta(hours=2)) == SendStats()
     assert len(site.posts("/hook")) == before + 1  # delivered; at most once more
-    assert alerts(session_factory)[0].status == OUT_SENT
+    assert outbox_rows(session_factory)[0].status == OUT_SENT
 
 
 # --------------------------------------------------------------------------- highlighting and rich forms
@@ -783,7 +709,7 @@ def test_list_and_retry(session_factory, site, t0):
     site.route("/hook", Response("no", status=500))
     for n in range(3):
         add_story(session_factory, ["hook"], n=n)
-    cfg = config(("hook", f"json://127.0.0.1:{site.port}/hook"))
+    cfg = channels_config(("hook", f"json://127.0.0.1:{site.port}/hook"))
     send_pending(session_factory, cfg, now=t0, max_attempts=1, limit=2)  # two dead, one pending
 
     with session_factory() as s:
@@ -795,7 +721,7 @@ def test_list_and_retry(session_factory, site, t0):
         assert len(list_alerts(s)) == 3 and len(list_alerts(s, limit=1)) == 1
         with pytest.raises(ValueError, match="unknown status"):
             list_alerts(s, status="lost")
-    pending_id = next(r.id for r in alerts(session_factory) if r.status == OUT_PENDING)
+    pending_id = next(r.id for r in outbox_rows(session_factory) if r.status == OUT_PENDING)
 
     with transaction(session_factory) as s:
         one = retry_alerts(s, [dead[0].id, pending_id, 999])
@@ -806,7 +732,7 @@ def test_list_and_retry(session_factory, site, t0):
 
     site.route("/hook", Response("ok"))
     assert send_pending(session_factory, cfg, now=t0 + timedelta(seconds=10)).sent == 3
-    assert {r.status for r in alerts(session_factory)} == {OUT_SENT}
+    assert {r.status for r in outbox_rows(session_factory)} == {OUT_SENT}
     # A sent row can be replayed on request.
     with transaction(session_factory) as s:
         assert retry_alerts(s, [dead[1].id]).requeued == [dead[1].id]

@@ -35,14 +35,13 @@ from monitor.pipeline import (
 )
 from monitor.runtime import open_runtime
 from monitor.sources.candidate import Candidate
+from tests.helpers import DATACENTRE, FAST, SEGHROUCHNI, cli, count, db, make_config, once
 from tests.servers import Response, Site
 from tests.sitegen import article_page, rss_feed
-from tests.test_pipeline import FAST, SEGHROUCHNI, count, db, make_config, once
 
 TZ = ZoneInfo("Africa/Casablanca")  # UTC+1 in July 2025
 START = parse_user_date("2025-07-01", TZ)
 END = parse_user_date("2025-07-15", TZ, end_of_day=True)
-DATACENTRE = "A new data centre will be built near Tangier, the ministry said."
 
 
 def text_of(title: str, *extra: str) -> list[str]:
@@ -657,22 +656,17 @@ def test_a_source_without_sitemap_listing_or_paged_feed_reports_its_errors(tmp_p
 
 # --------------------------------------------------------------------------- the command
 
+RANGE = ("--from", "2025-07-01", "--to", "2025-07-15")  # START to END, as typed
 
-def cli(*args: str, cwd) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "80"}  # what a pipe or cron gets
-    return subprocess.run(
-        [sys.executable, "-m", "monitor.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=180,
-        env=env,
-    )
+
+def backfill_command(cfg, cwd, *args: str) -> subprocess.CompletedProcess:
+    """``monitor backfill ARGS`` at the width a pipe or cron gets (80 columns)."""
+    return cli("--config", cfg.path, "backfill", *args, cwd=cwd, columns=80)
 
 
 def test_cli_backfill_prints_a_summary_and_rejects_bad_input(tmp_path, outlets):
     cfg = config(tmp_path, f"sqlite:///{tmp_path / 'cli.db'}", outlets)
-    result = cli("--config", cfg.path, "backfill", "--from", "2025-07-01", "--to", "2025-07-15", cwd=tmp_path)
+    result = backfill_command(cfg, tmp_path, *RANGE)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stdout.splitlines()
@@ -694,7 +688,7 @@ def test_cli_backfill_prints_a_summary_and_rejects_bad_input(tmp_path, outlets):
     assert stored(db(cfg)) == outlets.expected()
 
     def fails(*args: str) -> str:
-        result = cli("--config", cfg.path, "backfill", *args, cwd=tmp_path)
+        result = backfill_command(cfg, tmp_path, *args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr
         return result.stderr.strip()
@@ -760,7 +754,7 @@ def test_ctrl_c_then_the_same_command_ends_as_an_uninterrupted_backfill(tmp_path
 
     outlets.wire.route("/wire/rail-strike-averted", Response(article_page("Rail strike averted in the news",
                                                                           text_of("Rail strike averted"))))  # fmt: skip
-    result = cli("--config", cfg.path, "backfill", "--from", "2025-07-01", "--to", "2025-07-15", cwd=tmp_path)
+    result = backfill_command(cfg, tmp_path, *RANGE)
     assert result.returncode == 0, result.stderr
     assert stored(factory) == outlets.expected()
     assert count(factory, Article, Article.status == PENDING) == 0

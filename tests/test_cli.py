@@ -8,17 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
+from tests.helpers import SEGHROUCHNI, cli, make_config, paragraphs, serve_outlet
 from tests.servers import Response
 from tests.sitegen import article_page
-from tests.test_pipeline import SEGHROUCHNI, make_config, paragraphs, serve_outlet
-
-
-def cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
-    )
 
 
 def test_daemon_polls_alerts_and_stops_cleanly_on_sigterm(tmp_path, site):
@@ -93,9 +86,7 @@ def test_db_upgrade_and_default_config_paths(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "sub" / "m.db").exists()
     env = {**os.environ, "MONITOR_CONFIG": cfg.path}
-    proc = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "check"], capture_output=True, text=True, cwd=tmp_path, env=env
-    )
+    proc = cli("check", cwd=tmp_path, env=env)
     assert proc.returncode == 0 and str(cfg.path) in proc.stdout
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.checks import load_config
 from monitor.config import ConfigError, load, parse_duration
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,12 +50,22 @@ def write(tmp_path: Path, text: str, name: str = "monitor.yaml") -> Path:
 
 def error_of(path: Path) -> str:
     with pytest.raises(ConfigError) as info:
-        load(path)
+        load_config(path)
     return str(info.value)
 
 
+def assert_error(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    """GOOD with ``old`` replaced by ``new`` fails with ``expected`` in a message naming the file."""
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new))
+    message = error_of(path)
+    assert message.startswith(str(path) + ":"), message
+    assert expected in message, message
+    assert "Traceback" not in message
+
+
 def test_good_config_loads(tmp_path):
-    cfg = load(write(tmp_path, GOOD))
+    cfg = load_config(write(tmp_path, GOOD))
     assert [s.name for s in cfg.sources] == ["MWN", "Ya Biladi"]
     assert cfg.sources[0].interval == 600 and cfg.sources[1].interval == 5400
     assert cfg.sources[0].kind == "feed" and cfg.sources[1].kind == "html"
@@ -70,12 +81,12 @@ def test_json_config_loads_too(tmp_path):
 
     data = YAML(typ="safe").load(GOOD)
     path = write(tmp_path, json.dumps(data, indent="\t", ensure_ascii=False), "monitor.json")
-    cfg = load(path)
+    cfg = load_config(path)
     assert cfg.topics[0].keywords == ["Seghrouchni", "السغروشني"]
 
 
 def test_shipped_default_config_is_valid():
-    cfg = load(ROOT / "config" / "monitor.yaml")
+    cfg = load_config(ROOT / "config" / "monitor.yaml")
     assert {t.name for t in cfg.topics} >= {"Seghrouchni", "Data centres"}
     assert any(s.kind == "html" for s in cfg.sources) and any(s.kind == "feed" for s in cfg.sources)
     assert cfg.channels, "the default config needs a channel that works without credentials"
@@ -103,12 +114,7 @@ def test_shipped_default_config_is_valid():
     ],
 )  # fmt: skip
 def test_errors_name_file_line_and_field(tmp_path, old, new, expected):
-    assert old in GOOD
-    path = write(tmp_path, GOOD.replace(old, new))
-    message = error_of(path)
-    assert message.startswith(str(path) + ":"), message
-    assert expected in message, message
-    assert "Traceback" not in message
+    assert_error(tmp_path, old, new, expected)
 
 
 def test_invalid_yaml_names_the_line(tmp_path):
@@ -127,7 +133,7 @@ def test_duplicate_yaml_key_is_an_error(tmp_path):
 def test_env_interpolation(tmp_path, monkeypatch):
     text = GOOD.replace("url: json://127.0.0.1:9/hook", "url: json://${HOOK_HOST}:9/${HOOK_PATH:-hook}")
     monkeypatch.setenv("HOOK_HOST", "10.1.2.3")
-    cfg = load(write(tmp_path, text))
+    cfg = load_config(write(tmp_path, text))
     assert cfg.channels[0].url == "json://10.1.2.3:9/hook"
     monkeypatch.delenv("HOOK_HOST")
     message = error_of(write(tmp_path, text))
@@ -136,12 +142,12 @@ def test_env_interpolation(tmp_path, monkeypatch):
 
 def test_database_env_override(tmp_path, monkeypatch):
     monkeypatch.setenv("MONITOR_DATABASE", "sqlite:///elsewhere.db")
-    assert load(write(tmp_path, GOOD)).database == "sqlite:///elsewhere.db"
+    assert load_config(write(tmp_path, GOOD)).database == "sqlite:///elsewhere.db"
 
 
 def test_config_from_env_var(tmp_path, monkeypatch):
     monkeypatch.setenv("MONITOR_CONFIG", str(write(tmp_path, GOOD)))
-    assert load().sources[0].name == "MWN"
+    assert load_config().sources[0].name == "MWN"
 
 
 def test_missing_file(tmp_path):
@@ -199,11 +205,7 @@ def test_check_command_prints_summary(tmp_path):
     ],
 )  # fmt: skip
 def test_topic_and_channel_problems_point_at_their_line(tmp_path, old, new, expected):
-    assert old in GOOD
-    path = write(tmp_path, GOOD.replace(old, new))
-    message = error_of(path)
-    assert message.startswith(str(path) + ":"), message
-    assert expected in message, message
+    assert_error(tmp_path, old, new, expected)
 
 
 @pytest.mark.parametrize(
@@ -227,17 +229,32 @@ def test_topic_and_channel_problems_point_at_their_line(tmp_path, old, new, expe
     ],
 )  # fmt: skip
 def test_topic_filters_and_queries_point_at_their_line(tmp_path, old, new, expected):
-    assert old in GOOD
-    path = write(tmp_path, GOOD.replace(old, new))
-    message = error_of(path)
-    assert message.startswith(str(path) + ":"), message
-    assert expected in message, message
+    assert_error(tmp_path, old, new, expected)
+
+
+def test_checks_come_from_the_caller(tmp_path):
+    """config.py judges neither queries nor channel URLs itself (it imports nothing above it): the
+    caller's checks do, and their problems point at their line like the others."""
+    text = GOOD.replace("    exclude: [Gaza]\n", "    exclude: [Ga*]\n")
+    path = write(tmp_path, text.replace("json://127.0.0.1:9/hook", "nope://x"))
+    assert load(path).topics[1].exclude == ["Ga*"]
+
+    def no_daily(cfg):
+        return [(("channels", i, "name"), "no daily channel, please") for i, c in enumerate(cfg.channels)
+                if c.name == "daily"]  # fmt: skip
+
+    with pytest.raises(ConfigError) as info:
+        load(path, checks=[no_daily])
+    assert str(info.value) == f"{path}:22: channels[1].name: no daily channel, please"
+    message = error_of(path).splitlines()
+    assert message[0].startswith(f"{path}:21: channels[0].url: invalid apprise URL"), message
+    assert message[1].startswith(f"{path}:18: topics[1].exclude[0]: topic 'Data centres'"), message
 
 
 def test_topic_filters_load(tmp_path):
     text = GOOD.replace(
         "    channels: [press]\n", "    channels: [press]\n    sources: [MWN]\n    languages: [fr, ar-MA]\n"
     )
-    cfg = load(write(tmp_path, text))
+    cfg = load_config(write(tmp_path, text))
     assert cfg.topics[0].sources == ["MWN"] and cfg.topics[0].languages == ["fr", "ar-MA"]
     assert cfg.topics[1].sources is None and cfg.topics[1].languages is None

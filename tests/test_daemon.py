@@ -17,7 +17,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -35,17 +34,20 @@ from monitor.extract import Extractor
 from monitor.pipeline import RETRY_AFTER_MAX, poll_source
 from monitor.runtime import Settings, open_runtime
 from monitor.scheduler import OperatorAlerts, due_sources, run_daemon
-from tests.servers import Response
-from tests.sitegen import article_page, listing_page, rss_feed
-from tests.test_pipeline import (
+from tests.helpers import (
     DATACENTRE,
     FAST,
     SEGHROUCHNI,
+    InFlight,
+    cli,
+    gaps,
     make_config,
     once,
     paragraphs,
     serve_outlet,
 )
+from tests.servers import Response, free_port
+from tests.sitegen import article_page, listing_page, rss_feed
 
 RSS = "application/rss+xml"
 
@@ -426,31 +428,6 @@ def run_daemon_for(cfg, seconds: float, settings: Settings = FAST, **kwargs) -> 
 # --------------------------------------------------------------------------- politeness through the pipeline
 
 
-class InFlight:
-    """A route recording concurrency and request start times (``starts`` may be shared by routes)."""
-
-    def __init__(self, response: Response, hold: float = 0.0, starts: list[float] | None = None) -> None:
-        self.response, self.hold = response, hold
-        self.current = self.peak = 0
-        self.starts: list[float] = [] if starts is None else starts
-        self.lock = threading.Lock()
-
-    def __call__(self, _req):
-        with self.lock:
-            self.current += 1
-            self.peak = max(self.peak, self.current)
-            self.starts.append(time.monotonic())
-        time.sleep(self.hold)
-        with self.lock:
-            self.current -= 1
-        return self.response
-
-
-def gaps(starts: list[float]) -> list[float]:
-    starts = sorted(starts)
-    return [b - a for a, b in zip(starts, starts[1:], strict=False)]
-
-
 def _two_feeds_one_host(site, route: InFlight, n: int, *, time_feeds: bool = True) -> list[dict]:
     """Two feeds of ``n`` articles each on one host, pages served by ``route`` (feeds on its clock too
     with ``time_feeds``)."""
@@ -533,12 +510,6 @@ def test_retry_after_on_an_article_page_holds_the_host_and_the_article(tmp_path,
 
 
 # --------------------------------------------------------------------------- the daemon as a process
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Daemon:
@@ -742,8 +713,7 @@ def test_sigterm_during_work_finishes_it_and_loses_nothing(tmp_path, site, ctrl_
     assert any("stopping: finishing 1 poll(s)" in r["message"] for r in records)
     assert records[-1]["message"] == "stopped"
 
-    proc = subprocess.run([sys.executable, "-m", "monitor.cli", "--config", cfg.path, "run", "--once"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)  # fmt: skip
+    proc = cli("--config", cfg.path, "run", "--once", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     _all_stored_once(cfg, site, paths)
     assert [site.hits(p) for p in paths] == [1, 1, 1, 1]  # finished by the daemon, not fetched again
@@ -828,11 +798,6 @@ def test_removing_a_source_while_it_is_being_polled(tmp_path, db_url, site):
 
 
 # --------------------------------------------------------------------------- status, logs, operator alerts
-
-
-def cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout)  # fmt: skip
 
 
 def test_status_flags_failing_silent_and_disabled_sources(tmp_path, site):

@@ -12,10 +12,11 @@ from sqlalchemy import select, update
 
 from monitor.alerts.digest import DigestStats, latest_boundary, send_digests
 from monitor.alerts.outbox import claim_where, send_pending
+from monitor.config import Config
 from monitor.db.models import OUT_FAILED, OUT_PENDING, OUT_SENDING, OUT_SENT, Alert, ChannelState, utcnow
 from monitor.db.session import transaction
+from tests.helpers import add_story, channels_config, outbox_rows
 from tests.servers import Response
-from tests.test_alerts import add_story, alerts, config
 
 EVERY_MINUTE = "* * * * *"
 TZ = ZoneInfo("Africa/Casablanca")
@@ -37,7 +38,19 @@ def date_rows(factory, at: datetime, ids: list[int] | None = None) -> None:
 
 
 def hook_config(site, path="/daily", cron=EVERY_MINUTE, extra=()):
-    return config(("daily", f"json://127.0.0.1:{site.port}{path}", cron), *extra)
+    return channels_config(("daily", f"json://127.0.0.1:{site.port}{path}", cron), *extra)
+
+
+def one_row_queued(factory, site) -> tuple[Config, datetime]:
+    """A digest channel (registered at ``base``) with one story queued 10 s into the period after
+    ``base``; returns (config, base)."""
+    site.route("/daily", Response("ok"))
+    cfg = hook_config(site)
+    base = minute_base()
+    send_digests(factory, cfg, base)
+    add_story(factory, ["daily"], n=1)
+    date_rows(factory, base + timedelta(seconds=10))
+    return cfg, base
 
 
 def test_latest_boundary_in_the_config_timezone():
@@ -89,7 +102,7 @@ def test_one_message_per_period_grouped_by_topic_then_story(session_factory, sit
     message = payload["message"]
     assert message.index("== Data centres (1) ==") < message.index("== Seghrouchni (2) ==")
     assert "- Le360: https://le360.example/dc" in message
-    assert all(r.status == OUT_SENT for r in alerts(session_factory))
+    assert all(r.status == OUT_SENT for r in outbox_rows(session_factory))
 
     # An empty period sends nothing.
     assert send_digests(session_factory, cfg, base + timedelta(seconds=121)) == DigestStats(empty=1)
@@ -118,7 +131,7 @@ def test_immediate_channels_are_not_affected(session_factory, site):
 
 def test_email_digest_has_html_and_text(session_factory, smtp):
     url = f"mailto://127.0.0.1:{smtp.port}?from=monitor@example.org&to=press@example.org"
-    cfg = config(("daily", url, EVERY_MINUTE))
+    cfg = channels_config(("daily", url, EVERY_MINUTE))
     base = minute_base()
     send_digests(session_factory, cfg, base)
     add_story(session_factory, ["daily"], n=1, also=[("Hespress", "https://hespress.example/a")])
@@ -145,7 +158,7 @@ def test_channel_down_then_up_delivers_once(session_factory, site):
     date_rows(session_factory, base + timedelta(seconds=10))
 
     assert send_digests(session_factory, cfg, base + timedelta(seconds=61)) == DigestStats(failed=1)
-    (row,) = alerts(session_factory)
+    (row,) = outbox_rows(session_factory)
     assert row.status == OUT_FAILED and "503" in row.last_error
 
     site.route("/daily", Response("ok"))
@@ -154,23 +167,18 @@ def test_channel_down_then_up_delivers_once(session_factory, site):
     assert send_digests(session_factory, cfg, base + timedelta(seconds=61 + 70)).sent == 1
     assert send_digests(session_factory, cfg, base + timedelta(seconds=300)).sent == 0
     assert [p.json()["digest"]["count"] for p in site.posts("/daily")] == [1, 1]  # the failed try, then one
-    assert alerts(session_factory)[0].status == OUT_SENT
+    assert outbox_rows(session_factory)[0].status == OUT_SENT
 
 
 def test_crash_after_claim_resends_after_the_lease(session_factory, site):
-    site.route("/daily", Response("ok"))
-    cfg = hook_config(site)
-    base = minute_base()
-    send_digests(session_factory, cfg, base)
-    add_story(session_factory, ["daily"])
-    date_rows(session_factory, base + timedelta(seconds=10))
+    cfg, base = one_row_queued(session_factory, site)
     # A sender claimed the rows for the period, then died before sending.
     with transaction(session_factory) as s:
         s.execute(update(ChannelState).values(last_digest_at=base + timedelta(seconds=60)))
     rows, _ = claim_where(
         session_factory, Alert.channel == "daily", now=base + timedelta(seconds=61), limit=10, lease=300
     )
-    assert len(rows) == 1 and alerts(session_factory)[0].status == OUT_SENDING
+    assert len(rows) == 1 and outbox_rows(session_factory)[0].status == OUT_SENDING
 
     assert send_digests(session_factory, cfg, base + timedelta(seconds=62)) == DigestStats()
     assert send_digests(session_factory, cfg, base + timedelta(seconds=362)).sent == 1
@@ -178,12 +186,7 @@ def test_crash_after_claim_resends_after_the_lease(session_factory, site):
 
 
 def test_state_survives_restarts_and_one_process_wins_a_period(session_factory, site):
-    site.route("/daily", Response("ok"))
-    cfg = hook_config(site)
-    base = minute_base()
-    send_digests(session_factory, cfg, base)
-    add_story(session_factory, ["daily"])
-    date_rows(session_factory, base + timedelta(seconds=10))
+    cfg, base = one_row_queued(session_factory, site)
     # Two runs for the same moment (two processes, or a restart): one message.
     first = send_digests(session_factory, cfg, base + timedelta(seconds=61))
     second = send_digests(session_factory, cfg, base + timedelta(seconds=61))
@@ -193,12 +196,7 @@ def test_state_survives_restarts_and_one_process_wins_a_period(session_factory, 
 
 
 def test_missed_periods_make_one_message(session_factory, site):
-    site.route("/daily", Response("ok"))
-    cfg = hook_config(site)
-    base = minute_base()
-    send_digests(session_factory, cfg, base)
-    add_story(session_factory, ["daily"], n=1)
-    date_rows(session_factory, base + timedelta(seconds=10))
+    cfg, base = one_row_queued(session_factory, site)
     add_story(session_factory, ["daily"], n=2)
     date_rows(session_factory, base + timedelta(seconds=130))
     # Down for five periods: both rows in one digest.

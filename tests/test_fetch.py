@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from monitor.fetch.http import DEFAULT_USER_AGENT, FetchResult, HttpClient, parse_retry_after
-from tests.servers import Request, Response
+from tests.servers import Request, Response, free_port
 
 
 def fetch(url: str, client_kwargs: dict | None = None, **kwargs) -> FetchResult:
@@ -181,10 +180,7 @@ def test_slow_response_times_out(site):
 
 
 def test_connection_refused_on_closed_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    res = fetch(f"http://127.0.0.1:{port}/feed")
+    res = fetch(f"http://127.0.0.1:{free_port()}/feed")
     assert not res.ok and res.status == 0
     assert res.error == "connection refused"
 

@@ -6,6 +6,7 @@ import pytest
 
 from monitor.sources.candidate import DiscoverError
 from monitor.sources.listing import parse_listing, selector_error
+from tests.helpers import data_text
 
 BASE = "https://www.atlas-news.ma/latest/"
 HTML = {"content-type": "text/html; charset=utf-8"}
@@ -33,85 +34,7 @@ EXPECTED = [
     ),
 ]
 
-LISTING = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Latest news | Atlas News</title>
-<link rel="alternate" type="application/rss+xml" href="/feed/"></head>
-<body class="archive has-sidebar">
-<a class="skip-link" href="#content">Skip to the main content</a>
-<header class="site-header">
-  <div class="logo"><a href="/">Atlas News</a></div>
-  <nav class="main-navigation"><ul>
-    <li><a href="/category/politics/">Politics and government news</a></li>
-    <li><a href="/category/economy/">Economy and business</a></li>
-    <li><a href="/tag/artificial-intelligence/">Artificial intelligence</a></li>
-    <li><a href="/2024/05/09/menu-featured-story-should-not-count/">Menu featured story here</a></li>
-    <li><a href="/latest/">Latest news</a></li>
-  </ul></nav>
-  <form class="search-form" action="/search"><input name="q"></form>
-  <a href="/search?q=morocco+ai">Search the archive now</a>
-</header>
-<div class="breaking-ticker"><div class="breadcrumbs"><a href="/">Home page</a> › <a href="/latest/">Latest news</a></div></div>
-<div class="container with-sidebar">
-<main id="content">
-  <h1>Latest news</h1>
-  <article class="post">
-    <a class="thumb" href="/2024/05/12/morocco-unveils-national-ai-strategy/"><img src="/img/ai.jpg" alt=""></a>
-    <header class="entry-header">
-      <h2 class="entry-title"><a href="/2024/05/12/morocco-unveils-national-ai-strategy/?utm_source=home">
-        Morocco unveils its
-        national AI strategy</a></h2>
-      <div class="meta">By <a href="/author/amina-benali/">Amina Benali Alaoui</a> in
-        <a href="/category/tech/">Technology and science news</a></div>
-    </header>
-    <p>The plan … <a href="/2024/05/12/morocco-unveils-national-ai-strategy/">Read more</a>
-       <a href="/2024/05/12/morocco-unveils-national-ai-strategy/#comments">12 comments so far</a></p>
-    <footer class="entry-footer"><a href="/tag/ai/">AI</a> <a href="/tag/digital-transition/">digital transition policy</a></footer>
-  </article>
-  <article class="post">
-    <h2><a href="/economie/le-maroc-lance-un-fonds-souverain-pour-l-investissement">Le Maroc lance un fonds
-      souverain pour l'investissement</a></h2>
-  </article>
-  <article class="post" dir="rtl">
-    <h2><a href="/{ARABIC_SLUG}">السغروشني تطلق برنامجا جديدا للتحول الرقمي</a></h2>
-  </article>
-  <div class="card"><h3><a href="/news/184523">Parliament approves the 2025 budget</a></h3></div>
-  <div class="card"><h3><a href="https://atlas-news.ma/2024/05/11/rabat-hosts-african-tech-summit.html?utm_medium=web">Rabat hosts the African tech summit</a></h3>
-    <div class="share-buttons">
-      <a href="https://www.facebook.com/sharer/sharer.php?u=https://www.atlas-news.ma/2024/05/11/rabat">Share on Facebook</a>
-      <a href="https://twitter.com/intent/tweet?url=x">Share on Twitter</a>
-      <a href="https://wa.me/?text=x">Share on WhatsApp</a>
-      <a href="mailto:?subject=Rabat%20hosts">Send by email</a>
-    </div>
-  </div>
-  <p>See also <a href="https://other-outlet.com/2024/05/11/rabat-hosts-african-tech-summit-report">our partner's full report on it</a>,
-     <a href="/wp-content/uploads/2024/05/photo-of-the-summit-opening-day.jpg">photo of the opening day</a>,
-     <a href="/files/annual-report-2024-full-version-final.pdf">the annual report as PDF</a>,
-     <a href="javascript:void(0)">open the image gallery</a>, <a href="#top">back to top</a>.</p>
-  <div class="pagination"><a href="/latest/page/2/">Page 2</a> <a href="/latest/?page=3">Next page of news</a></div>
-  <nav class="pager"><a href="/2024/05/">May 2024 archive</a></nav>
-  <p>More: <a href="/tag/artificial-intelligence-and-machine-learning/">More on artificial intelligence</a>
-    <a href="/author/amina-benali-alaoui-senior-reporter/">More by Amina Benali Alaoui</a>
-    <a href="/2024/05/12/morocco-unveils-national-ai-strategy/feed/">Comments feed for this story</a>
-    <a href="/news/184523?page=2">Second page of the budget story</a>
-    <a href="/search/morocco-artificial-intelligence-strategy-news">Search results for Morocco AI</a>
-    <a href="/contact-the-newsroom-team/">Write to the newsroom team</a>
-    <a href="/latest/">Latest news again</a></p>
-  <a href="/2024/05/">Browse the May 2024 archive</a>
-  <section class="comments"><a href="/2024/05/08/some-commenter-blog-post-about-things/">Commenter blog post title</a></section>
-</main>
-<aside class="sidebar">
-  <div class="widget popular-posts"><h3>Most read</h3>
-    <a href="/2024/05/01/most-read-article-in-the-sidebar-widget/">Most read article in the sidebar</a></div>
-</aside>
-</div>
-<div id="newsletter-box"><a href="/newsletter/subscribe-to-the-daily-briefing">Subscribe to our daily briefing</a></div>
-<footer class="site-footer">
-  <a href="/about-us/">About us and our team</a> <a href="/contact/">Contact the newsroom</a>
-  <a href="/privacy-policy/">Privacy policy and cookies</a> <a href="/feed/">RSS feed for news</a>
-  <a href="/wp-login.php">Log in to the site</a>
-  <a href="/2024/04/30/footer-promoted-story-should-not-count/">Footer promoted story link</a>
-</footer>
-</body></html>"""
+LISTING = data_text("listing/atlas-latest.html")  # a section front: menus, teasers, sidebar, footer
 
 
 def test_heuristics_keep_exactly_the_article_links_in_page_order():

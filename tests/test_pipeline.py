@@ -3,111 +3,28 @@ and the database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import func, select
 
 from monitor.alerts.outbox import send_pending
-from monitor.config import load
 from monitor.db.models import DONE, OUT_SENT, PENDING, Alert, Article, Match, Source
-from monitor.db.session import make_engine, make_sessionmaker
 from monitor.runtime import Settings
-from monitor.scheduler import run_once
+from tests.helpers import (
+    DATACENTRE,
+    SEGHROUCHNI,
+    cli,
+    count,
+    db,
+    make_config,
+    once,
+    paragraphs,
+    serve_outlet,
+)
 from tests.servers import Response
 from tests.sitegen import article_page, listing_page, rss_feed
-
-ROOT = Path(__file__).resolve().parent.parent
-
-FILLER = [
-    "The announcement was made on Thursday in Rabat during a press conference attended by officials "
-    "from several ministries, industry representatives and international partners.",
-    "According to the statement, the programme will be rolled out in stages over the next three years, "
-    "with a first phase focused on training and on the modernisation of public services.",
-    "Observers noted that the plan builds on earlier commitments and that its financing relies on a mix "
-    "of public funds and private investment, with a review planned at the end of each phase.",
-]
-
-SEGHROUCHNI = "Minister Amal El Fallah Seghrouchni presented the national digital strategy to parliament."
-DATACENTRE = "A new data centre will be built near Tangier, the ministry said."
-
-
-def paragraphs(*extra: str) -> list[str]:
-    return [FILLER[0], *extra, FILLER[1], FILLER[2]]
-
-
-def make_config(tmp_path: Path, db_url: str, sources: list[dict], hook: str, **extra) -> object:
-    data = {
-        "database": db_url,
-        "timezone": "Africa/Casablanca",
-        "fetch": {"delay": 0},  # politeness has its own tests; here one local server plays every outlet
-        "sources": sources,
-        "topics": [
-            {"name": "Seghrouchni", "keywords": ["Seghrouchni", "السغروشني"]},
-            {"name": "Data centres", "keywords": ["data centre", "data center", "centre de données"]},
-        ],
-        "channels": [{"name": "hook", "url": f"json://{hook}"}],
-        **extra,
-    }
-    path = tmp_path / "monitor.yaml"
-    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    return load(path)
-
-
-FAST = Settings(page_retry_base=0.05, page_retry_max=0.1, workers=2, host_delay=0)
-
-
-def once(cfg, settings: Settings = FAST):
-    return asyncio.run(run_once(cfg, settings))
-
-
-def db(cfg):
-    return make_sessionmaker(make_engine(cfg.database))
-
-
-def count(factory, model, *where) -> int:
-    with factory() as s:
-        return s.scalar(select(func.count()).select_from(model).where(*where))
-
-
-def serve_outlet(site) -> None:
-    """Three articles: one on Seghrouchni, one on a data centre, one unrelated whose sidebar teaser
-    names Seghrouchni and whose comments talk about a data centre."""
-    base = site.base
-    site.route(
-        "/2026/11/digital-strategy-presented/",
-        Response(article_page("Digital strategy presented to parliament", paragraphs(SEGHROUCHNI))),
-    )
-    site.route(
-        "/2026/11/tangier-data-centre-project/",
-        Response(article_page("Tangier to host a new data centre", paragraphs(DATACENTRE))),
-    )
-    site.route(
-        "/2026/11/football-cup-final-report/",
-        Response(
-            article_page(
-                "Cup final ends in a draw after extra time",
-                paragraphs("The match ended one all after a tense evening at the stadium in Casablanca."),
-                teasers=["Seghrouchni meets start-up founders in Casablanca"],
-                comments=["They should build a data centre instead of a new stadium."],
-            )
-        ),
-    )
-    now = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
-    items = [
-        {"title": "Digital strategy presented to parliament", "link": f"{base}/2026/11/digital-strategy-presented/",
-         "published": now},
-        {"title": "Tangier to host a new data centre", "link": f"{base}/2026/11/tangier-data-centre-project/",
-         "published": now - timedelta(hours=1)},
-        {"title": "Cup final ends in a draw", "link": f"{base}/2026/11/football-cup-final-report/",
-         "published": now - timedelta(hours=2)},
-    ]  # fmt: skip
-    site.route("/feed.xml", Response(rss_feed(base, items), content_type="application/rss+xml"))
 
 
 def test_new_articles_alerted_once_and_teasers_ignored(tmp_path, db_url, site):
@@ -314,19 +231,13 @@ def test_run_once_cli_reports_unreachable_sources_and_exits_0(tmp_path, site):
         {"name": "Atlas", "feed": site.url("/feed.xml")},
     ]
     cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", sources, site.base[7:] + "/hook")
-    proc = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "--config", cfg.path, "run", "--once"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
-    )  # fmt: skip
+    proc = cli("--config", cfg.path, "run", "--once", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Dead host" in proc.stderr and "refused" in proc.stderr.lower()
     assert "Traceback" not in proc.stderr
     assert "Atlas" in proc.stdout and "2 sent" in proc.stdout
 
-    proc = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "--config", cfg.path, "matches", "--format", "json"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=60,
-    )  # fmt: skip
+    proc = cli("--config", cfg.path, "matches", "--format", "json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert sorted(r["topic"] for r in rows) == ["Data centres", "Seghrouchni"]

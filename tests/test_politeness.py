@@ -5,33 +5,11 @@ Spacing checks are lower bounds only (a slow machine can only make gaps longer).
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 from monitor.fetch.http import HttpClient
+from tests.helpers import InFlight, gaps
 from tests.servers import Response
-
-
-class InFlight:
-    """A route that records how many requests were in flight at once, and when each started."""
-
-    def __init__(self, hold: float = 0.0, response: Response | None = None):
-        self.hold = hold
-        self.response = response or Response("ok", content_type="text/plain")
-        self.current = 0
-        self.peak = 0
-        self.starts: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, _req):
-        with self._lock:
-            self.current += 1
-            self.peak = max(self.peak, self.current)
-            self.starts.append(time.monotonic())
-        time.sleep(self.hold)
-        with self._lock:
-            self.current -= 1
-        return self.response
 
 
 def fetch_all(client: HttpClient, urls: list[str], **kwargs):
@@ -40,11 +18,6 @@ def fetch_all(client: HttpClient, urls: list[str], **kwargs):
             return await asyncio.gather(*(client.get(u, **kwargs) for u in urls))
 
     return asyncio.run(go())
-
-
-def gaps(starts: list[float]) -> list[float]:
-    starts = sorted(starts)
-    return [b - a for a, b in zip(starts, starts[1:], strict=False)]
 
 
 def test_a_host_never_sees_more_than_its_concurrency(site):

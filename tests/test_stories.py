@@ -15,8 +15,8 @@ from monitor.config import ChannelConfig, Config
 from monitor.db.models import DONE, Article, Match, Source, Story, StoryBand, Topic
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.stories import MIN_WORDS, Similarity, assign_story, fingerprint, similarity
+from tests.helpers import DISPATCH, DISPATCH_TITLE, LEAD_COPY, LEAD_COPY_TITLE, OTHER, OTHER_TITLE
 from tests.servers import Response
-from tests.storytexts import DISPATCH, DISPATCH_TITLE, LEAD_COPY, LEAD_COPY_TITLE, OTHER, OTHER_TITLE
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 REPRINT_TITLE = "Digital Morocco 2030: a programme to train 100,000 young people"

@@ -8,10 +8,19 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from monitor.db.models import Alert, Article
+from tests.helpers import (
+    DISPATCH,
+    DISPATCH_TITLE,
+    LEAD_COPY,
+    LEAD_COPY_TITLE,
+    OTHER,
+    OTHER_TITLE,
+    db,
+    make_config,
+    once,
+)
 from tests.servers import Response
 from tests.sitegen import article_page, rss_feed
-from tests.storytexts import DISPATCH, DISPATCH_TITLE, LEAD_COPY, LEAD_COPY_TITLE, OTHER, OTHER_TITLE
-from tests.test_pipeline import db, make_config, once
 
 REPRINT = "RABAT (MAP) - " + DISPATCH.split(" - ", 1)[1]
 OUTLETS = {

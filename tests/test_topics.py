@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -20,9 +18,9 @@ from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.db.sync import sync_config, topic_definition
 from monitor.runtime import Settings
 from monitor.topics import backtest, rematch
+from tests.helpers import FILLER, cli, db, make_config, once
 from tests.servers import Response
 from tests.sitegen import article_page, rss_feed
-from tests.test_pipeline import FILLER, db, make_config, once
 
 DAY = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -287,11 +285,6 @@ def test_pipeline_applies_source_and_language_filters(tmp_path, db_url, site):
 
 
 # --------------------------------------------------------------------------- the commands
-
-
-def cli(*args: str, cwd, env: dict | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "monitor.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
 
 
 def _cli_database(tmp_path) -> tuple[object, dict[str, int]]:
