@@ -96,6 +96,7 @@ async def open_runtime(config: Config, settings: Settings | None = None) -> Asyn
             "per_host": settings.per_host or fetch.per_host,
             "delay": fetch.delay_seconds if settings.host_delay is None else settings.host_delay,
             "timeout": fetch.timeout,
+            "allow_private": fetch.allow_private,
         }
         if fetch.user_agent:
             http_options["user_agent"] = fetch.user_agent

@@ -37,16 +37,18 @@ class Request:
 
 
 class Site:
-    """A threaded HTTP server on 127.0.0.1 with routes set per test.
+    """A threaded HTTP server on ``host`` (127.0.0.1 unless told; 127.0.0.2, 127.0.0.3 … are
+    free on Linux) with routes set per test.
 
     ``site.route("/feed.xml", Response(...))`` or a callable taking a Request;
-    ``site.requests`` records every request (method, path with query, headers, body).
-    Unknown paths answer 404.
+    ``site.requests`` records every request (method, path with query, headers, body) and
+    ``site.connections`` counts accepted TCP connections. Unknown paths answer 404.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Response | Handler] = {}
         self.requests: list[Request] = []
+        self.connections = 0
         self._lock = threading.Lock()
         site = self
 
@@ -90,10 +92,17 @@ class Site:
 
             do_GET = do_POST = do_HEAD = do_PUT = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        class _Server(ThreadingHTTPServer):
+            def process_request(self, request, client_address):
+                with site._lock:
+                    site.connections += 1
+                super().process_request(request, client_address)
+
+        self.server = _Server((host, 0), _Handler)
         self.server.daemon_threads = True
+        self.host = host
         self.port = self.server.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"http://{host}:{self.port}"
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
