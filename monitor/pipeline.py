@@ -607,7 +607,10 @@ def _language(rt: Runtime, source_name: str) -> str | None:
 def _origin(rt: Runtime, source_name: str) -> tuple[str | None, ...]:
     """The source's configured URLs: its links may reach their hosts whatever their address."""
     source = _configured(rt, source_name)
-    return (source.url, source.sitemap) if source else ()
+    if source:
+        return source.url, source.sitemap
+    with rt.factory() as session:  # removed by a reload while its poll was in flight: its last URL
+        return (session.scalar(select(Source.url).where(Source.name == source_name)),)
 
 
 def _obeys_robots(rt: Runtime, source_name: str) -> bool:
@@ -669,7 +672,8 @@ async def process_article(
     except _NoLongerPending:
         return "not pending", 0
     except Exception as exc:  # never lose the article: leave it pending for a retry
-        log.exception("source %r: article %s: could not store", source_name, fetch_url)
+        if not rt.database.failed(exc):
+            log.exception("source %r: article %s: could not store", source_name, fetch_url)
         return _attempt_failed(
             rt, pending, f"storage error: {exc.__class__.__name__}: {exc}"[:500], None, notify
         )
@@ -727,7 +731,8 @@ async def poll_source(rt: Runtime, source: SourceConfig) -> PollReport:
         try:
             await _poll(rt, source, report)
         except Exception as exc:  # a bug or a database outage must not stop the other sources
-            log.exception("source %r: poll failed", source.name)
+            if not rt.database.failed(exc):  # an outage is logged once, not per source
+                log.exception("source %r: poll failed", source.name)
             report.ok, report.error = False, f"{exc.__class__.__name__}: {exc}"
     outcome = (
         "disabled"

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -137,6 +138,27 @@ def _config_mtime(path: str | None) -> float | None:
         return None
 
 
+def _outage_aware(
+    rt: Runtime, job: Callable[[], Awaitable[None]], *, proves_up: bool = True
+) -> Callable[[], Awaitable[None]]:
+    """``job`` for the scheduler: a database outage is noted in ``rt.database`` (one log line per
+    outage, and /healthz answers 503) instead of a traceback per run; a run that went through
+    (``proves_up``: it always reads the database) ends the outage."""
+
+    async def run() -> None:
+        try:
+            await job()
+        except Exception as exc:
+            if not rt.database.failed(exc):
+                raise
+        else:
+            if proves_up:
+                rt.database.reachable()
+
+    run.__name__ = job.__name__
+    return run
+
+
 async def run_daemon(
     config: Config,
     settings: Settings | None = None,
@@ -213,9 +235,13 @@ async def run_daemon(
 
         def healthy() -> tuple[bool, dict]:
             age = tick_age(rt.metrics)
-            ok = age is not None and age < max(3 * tick, 30)
-            return ok, {"last_tick_seconds_ago": round(age, 1) if age is not None else None,
-                        "sources": len(rt.source_ids), "polls_in_flight": len(in_flight)}  # fmt: skip
+            ok = age is not None and age < max(3 * tick, 30) and not rt.database.down
+            details = {"last_tick_seconds_ago": round(age, 1) if age is not None else None,
+                       "sources": len(rt.source_ids), "polls_in_flight": len(in_flight)}  # fmt: skip
+            if rt.database.down:
+                details["database"] = f"unreachable: {rt.database.error}"
+                details["database_down_seconds"] = round(rt.database.down_for(), 1)
+            return ok, details
 
         runner = None
         if http:  # bind first: a busy port stops the start before any work begins
@@ -226,11 +252,16 @@ async def run_daemon(
                     f"cannot serve http://{http[0]}:{http[1]}/: {exc.strerror or exc}"
                 ) from None
         now = datetime.now(UTC)
-        scheduler.add_job(poll_due, "interval", seconds=tick, next_run_time=now, id="poll")
-        scheduler.add_job(send, "interval", seconds=send_every, next_run_time=now, id="send")
-        scheduler.add_job(digests, "interval", seconds=30, next_run_time=now, id="digests")
+        poll_job, send_job = _outage_aware(rt, poll_due), _outage_aware(rt, send)
+        digest_job = _outage_aware(
+            rt, digests, proves_up=False
+        )  # reads the database for digest channels only
+        scheduler.add_job(poll_job, "interval", seconds=tick, next_run_time=now, id="poll")
+        scheduler.add_job(send_job, "interval", seconds=send_every, next_run_time=now, id="send")
+        scheduler.add_job(digest_job, "interval", seconds=30, next_run_time=now, id="digests")
         # always: a no-op without an operator channel, and a reload may add one
-        scheduler.add_job(check_health, "interval", seconds=health_every, id="health")
+        check = _outage_aware(rt, check_health, proves_up=False)
+        scheduler.add_job(check, "interval", seconds=health_every, id="health")
         scheduler.start()
         log.info(
             "monitor running: %d sources, %d topics, %d channels%s",
@@ -249,7 +280,7 @@ async def run_daemon(
             if pending:  # let them unwind before the runtime (HTTP client, pool) closes
                 log.warning("stop timeout: %d poll(s) cut short; they resume at the next start", len(pending))
                 await asyncio.wait(pending, timeout=10)
-        await send()
+        await _outage_aware(rt, send)()
         if runner is not None:
             await runner.cleanup()
     log.info("stopped")
