@@ -165,7 +165,13 @@ def trusted_hosts(origin: str | Iterable[str | None] | None) -> frozenset[str]:
     """The normalised hosts of the configured URLs (or host names) a request stems from."""
     if not origin:
         return frozenset()
-    urls = [origin] if isinstance(origin, str) else origin
+    if isinstance(origin, str):
+        return _trusted((origin,))
+    return _trusted(origin if isinstance(origin, tuple | frozenset) else tuple(origin))
+
+
+@lru_cache(maxsize=1024)  # sets shared by requests, not one per request (10,000 polls may wait at once)
+def _trusted(urls: tuple[str | None, ...] | frozenset[str]) -> frozenset[str]:
     return frozenset(filter(None, (host_of(u) for u in urls if u)))
 
 

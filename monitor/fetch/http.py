@@ -151,22 +151,9 @@ class HttpClient:
         problem = _check_url(url)
         if problem:
             return _failure(url, problem)
+        host, raw_host = _host_names(url)
         trusted = trusted_hosts(origin)
-        with trusting(trusted):
-            return await self._get(url, trusted, etag, last_modified, previous_hash, robots)
-
-    async def _get(
-        self,
-        url: str,
-        trusted: frozenset[str],
-        etag: str | None,
-        last_modified: str | None,
-        previous_hash: str | None,
-        robots: bool,
-    ) -> FetchResult:
-        parsed = URL(url)
-        host = parsed.host or ""
-        refusal = self.policy.literal_refusal(parsed.raw_host or "", trusted)
+        refusal = self.policy.literal_refusal(raw_host, trusted)
         if refusal:  # decided before robots.txt is asked for
             return _failure(url, refusal, refused=True)
         if robots:
@@ -187,9 +174,10 @@ class HttpClient:
             request_headers["If-Modified-Since"] = last_modified
         async with self.hosts.slot(host):
             try:
-                session = self._get_session()
-                async with session.get(url, headers=request_headers, max_redirects=MAX_REDIRECTS) as resp:
-                    result = await self._read(url, resp, etag, last_modified, previous_hash)
+                with trusting(trusted):  # for the guard's resolver and connector, every redirect too
+                    session = self._get_session()
+                    async with session.get(url, headers=request_headers, max_redirects=MAX_REDIRECTS) as resp:
+                        result = await self._read(url, resp, etag, last_modified, previous_hash)
             except AddressRefused as exc:
                 return _failure(url, str(exc), refused=True)
             except Exception as exc:  # noqa: BLE001 - the contract is: never raise for fetch problems
@@ -311,6 +299,13 @@ def _check_url(url: str) -> str | None:
     if not parsed.host:
         return f"invalid URL (no host): {url}"
     return None
+
+
+def _host_names(url: str) -> tuple[str, str]:
+    """(host as shown, host as sent) of a checked URL; no URL object outlives the call (thousands
+    of requests may wait for their host's turn at once)."""
+    parsed = URL(url)
+    return parsed.host or "", parsed.raw_host or ""
 
 
 def _failure(url: str, error: str, *, refused: bool = False) -> FetchResult:
