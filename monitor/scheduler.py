@@ -139,13 +139,17 @@ def _config_mtime(path: str | None) -> float | None:
 
 
 def _outage_aware(
-    rt: Runtime, job: Callable[[], Awaitable[None]], *, proves_up: bool = True
+    rt: Runtime, job: Callable[[], Awaitable[None]], running: set[asyncio.Task], *, proves_up: bool = True
 ) -> Callable[[], Awaitable[None]]:
     """``job`` for the scheduler: a database outage is noted in ``rt.database`` (one log line per
     outage, and /healthz answers 503) instead of a traceback per run; a run that went through
-    (``proves_up``: it always reads the database) ends the outage."""
+    (``proves_up``: it always reads the database) ends the outage. Runs are kept in ``running``
+    so that stopping lets them finish (APScheduler's shutdown would cancel them midway)."""
 
     async def run() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            running.add(task)
         try:
             await job()
         except Exception as exc:
@@ -154,6 +158,8 @@ def _outage_aware(
         else:
             if proves_up:
                 rt.database.reachable()
+        finally:
+            running.discard(task)
 
     run.__name__ = job.__name__
     return run
@@ -252,16 +258,15 @@ async def run_daemon(
                     f"cannot serve http://{http[0]}:{http[1]}/: {exc.strerror or exc}"
                 ) from None
         now = datetime.now(UTC)
-        poll_job, send_job = _outage_aware(rt, poll_due), _outage_aware(rt, send)
-        digest_job = _outage_aware(
-            rt, digests, proves_up=False
-        )  # reads the database for digest channels only
-        scheduler.add_job(poll_job, "interval", seconds=tick, next_run_time=now, id="poll")
-        scheduler.add_job(send_job, "interval", seconds=send_every, next_run_time=now, id="send")
-        scheduler.add_job(digest_job, "interval", seconds=30, next_run_time=now, id="digests")
-        # always: a no-op without an operator channel, and a reload may add one
-        check = _outage_aware(rt, check_health, proves_up=False)
-        scheduler.add_job(check, "interval", seconds=health_every, id="health")
+        running: set[asyncio.Task] = set()  # job runs in progress
+        for func, seconds, proves_up, first in (
+            (poll_due, tick, True, {"next_run_time": now}),
+            (send, send_every, True, {"next_run_time": now}),
+            (digests, 30, False, {"next_run_time": now}),  # reads the database for digest channels only
+            (check_health, health_every, False, {}),  # a no-op without an operator channel; first run later
+        ):
+            job = _outage_aware(rt, func, running, proves_up=proves_up)
+            scheduler.add_job(job, "interval", seconds=seconds, id=func.__name__, **first)
         scheduler.start()
         log.info(
             "monitor running: %d sources, %d topics, %d channels%s",
@@ -272,6 +277,9 @@ async def run_daemon(
         )
         await stop.wait()
         log.info("stopping: finishing %d poll(s) in flight", len(in_flight))
+        scheduler.pause()  # no new run; those in progress finish (a shutdown would cancel them)
+        if running:
+            await asyncio.wait(set(running), timeout=stop_timeout)
         scheduler.shutdown(wait=False)
         if in_flight:
             _done, pending = await asyncio.wait(list(in_flight.values()), timeout=stop_timeout)
@@ -280,7 +288,7 @@ async def run_daemon(
             if pending:  # let them unwind before the runtime (HTTP client, pool) closes
                 log.warning("stop timeout: %d poll(s) cut short; they resume at the next start", len(pending))
                 await asyncio.wait(pending, timeout=10)
-        await _outage_aware(rt, send)()
+        await _outage_aware(rt, send, running)()
         if runner is not None:
             await runner.cleanup()
     log.info("stopped")

@@ -7,7 +7,9 @@ Nothing is mocked: the daemon is a subprocess, the webhook a local HTTP server, 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import threading
 from datetime import timedelta
 
@@ -20,11 +22,12 @@ from monitor.alerts.outbox import send_pending
 from monitor.db.migrate import upgrade
 from monitor.db.models import OUT_DEAD, OUT_FAILED, OUT_SENT, Alert, utcnow
 from monitor.db.session import make_engine, make_sessionmaker
+from monitor.scheduler import run_daemon
 from tests import conftest
 from tests.servers import Request, Response, TcpProxy
 from tests.test_alerts import add_story, config
-from tests.test_daemon import Daemon, free_port, hook, http_get, serve_feed, wait_for
-from tests.test_pipeline import make_config
+from tests.test_daemon import Daemon, free_port, hook, http_get, serve_feed, story, wait_for
+from tests.test_pipeline import FAST, SEGHROUCHNI, make_config
 
 
 @pytest.fixture
@@ -89,6 +92,51 @@ def test_healthz_names_an_unreachable_database_and_the_log_tells_the_outage_once
     assert log.count("database unreachable: ") == 1, log
     assert log.count("database reachable again after ") == 1, log
     assert "Traceback" not in log and "raised an exception" not in log, log
+
+
+class _Stopping(logging.Handler):
+    """Sets ``seen`` when the daemon logs that it is stopping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("stopping:"):
+            self.seen.set()
+
+
+def test_an_alert_in_flight_when_the_daemon_stops_is_finished_and_recorded(tmp_path, site, caplog):
+    """Stopping lets a send in progress end: cut short (APScheduler's shutdown cancels running
+    jobs), it logged a CancelledError traceback, and its record raced the exit."""
+    serve_feed(site, "/feed.xml", [story(site, "/2026/11/a/", "Seghrouchni in Tangier", SEGHROUCHNI)])
+    cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", [{"name": "A", "feed": site.url("/feed.xml")}],
+                      site.base[7:] + "/hook")  # fmt: skip
+    stopping = _Stopping()
+    logging.getLogger("monitor.scheduler").addHandler(stopping)
+
+    async def go() -> None:
+        stop, loop = asyncio.Event(), asyncio.get_running_loop()
+
+        def receive(_req: Request) -> Response:  # the alert arrives: stop the daemon, answer after
+            loop.call_soon_threadsafe(stop.set)
+            stopping.seen.wait(30)
+            return Response("ok", content_type="text/plain")
+
+        site.route("/hook", receive)
+        await run_daemon(cfg, FAST, tick=0.2, send_every=0.5, stop_event=stop)
+
+    try:
+        with caplog.at_level(logging.INFO):
+            asyncio.run(go())
+    finally:
+        logging.getLogger("monitor.scheduler").removeHandler(stopping)
+    assert stopping.seen.is_set()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert len(site.posts("/hook")) == 1
+    engine = make_engine(cfg.database)
+    assert the_alert(make_sessionmaker(engine)).status == OUT_SENT
+    engine.dispose()
 
 
 # --------------------------------------------------------------------------- the outbox
