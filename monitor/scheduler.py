@@ -147,7 +147,7 @@ def _outage_aware(
     so that stopping lets them finish (APScheduler's shutdown would cancel them midway)."""
 
     async def run() -> None:
-        task = asyncio.current_task()
+        task, started = asyncio.current_task(), time.monotonic()
         if task is not None:
             running.add(task)
         try:
@@ -156,8 +156,8 @@ def _outage_aware(
             if not rt.database.failed(exc):
                 raise
         else:
-            if proves_up:
-                rt.database.reachable()
+            if proves_up:  # a run that began before the outage proves nothing
+                rt.database.reachable(started)
         finally:
             running.discard(task)
 

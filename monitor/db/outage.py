@@ -56,11 +56,12 @@ class DatabaseState:
                 log.error("database unreachable: %s (work resumes when it is back)", self.error)
         return True
 
-    def reachable(self) -> None:
-        """The database answered: end the outage, if there was one (logged once)."""
+    def reachable(self, asked_at: float) -> None:
+        """The database answered a request made at ``asked_at`` (``time.monotonic()``): end the
+        outage, if there was one and it began before that request (logged once)."""
         if self.error is None:
             return
         with self._lock:
-            if self.error is not None:
+            if self.error is not None and asked_at > self._since:
                 log.warning("database reachable again after %.0fs (was: %s)", self.down_for(), self.error)
                 self.error = None
