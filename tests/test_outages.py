@@ -80,7 +80,7 @@ def test_healthz_names_an_unreachable_database_and_the_log_tells_the_outage_once
         proxy.cut()
         wait_for(health(503, down_for=3.0), 60, "/healthz to report the outage for 3 s (10 ticks)")
         assert seen["ok"] is False
-        assert seen["database"].startswith("unreachable: ") and f"port {proxy.port}" in seen["database"], seen
+        assert seen["database"].startswith("unreachable: ") and "\n" not in seen["database"], seen  # the driver's line
         proxy.restore()
         wait_for(health(200), 60, "/healthz to recover")
         assert "database" not in seen and seen["ok"] is True
