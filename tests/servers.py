@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip as gzip_mod
 import json
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,6 +100,10 @@ class Site:
                 with site._lock:
                     site.connections += 1
                 super().process_request(request, client_address)
+
+            def handle_error(self, request, client_address):
+                if not isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+                    super().handle_error(request, client_address)  # (a client that gave up is expected)
 
         self.server = _Server((host, 0), _Handler)
         self.server.daemon_threads = True
