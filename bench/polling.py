@@ -10,7 +10,10 @@ answers 304, else a small RSS feed (5 entries). Each scenario runs in a fresh pr
 - the baseline, in the same process right after: bare aiohttp conditional GETs of the same URLs
   with the same concurrency (the least any poller must spend), so the ratio is our overhead.
 
-    .venv/bin/python bench/polling.py [--sizes 1000 10000]
+    .venv/bin/python bench/polling.py [--sizes 1000 10000] [--host localhost]
+
+``--host`` names the server by a host name instead of 127.0.0.1, so every new connection resolves
+it (through the fetch layer's address guard, which keeps no DNS cache; bare aiohttp keeps one).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ def feed_body(base: str, i: int) -> bytes:
     return rss_feed(base, items).encode()
 
 
-def serve(port_queue) -> None:
+def serve(port_queue, host: str = "127.0.0.1") -> None:
     from aiohttp import web
 
     async def main() -> None:
@@ -64,21 +67,29 @@ def serve(port_queue) -> None:
         app.router.add_get("/feed/{i}", feed)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
+        port = _free_port()
+        site = web.TCPSite(runner, host, port, backlog=4096)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        base["url"] = f"http://127.0.0.1:{port}"
+        base["url"] = f"http://{host}:{port}"
         port_queue.put(port)
         await asyncio.Event().wait()
 
     asyncio.run(main())
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def _rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def scenario(n: int, mode: str, port: int) -> dict:
+def scenario(n: int, mode: str, port: int, host: str = "127.0.0.1") -> dict:
     """Runs in its own process: one measured cycle, then the bare-aiohttp baseline."""
     import aiohttp
     from sqlalchemy import insert, update
@@ -89,7 +100,7 @@ def scenario(n: int, mode: str, port: int) -> dict:
     from monitor.pipeline import poll_all
     from monitor.runtime import Settings, open_runtime
 
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://{host}:{port}"
     urls = [f"{base}/feed/{i}" for i in range(n)]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.yaml"
@@ -149,15 +160,16 @@ def scenario(n: int, mode: str, port: int) -> dict:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--scenario":
-        n, mode, port = int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-        print(json.dumps(scenario(n, mode, port)))
+        n, mode, port, host = int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+        print(json.dumps(scenario(n, mode, port, host)))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--host", default="127.0.0.1", help="the server's host in the source URLs")
     args = parser.parse_args()
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    server = ctx.Process(target=serve, args=(queue,), daemon=True)
+    server = ctx.Process(target=serve, args=(queue, args.host), daemon=True)
     server.start()
     port = queue.get(timeout=30)
     runs = [(n, "304") for n in args.sizes] + [(min(args.sizes), "changed")]
@@ -166,7 +178,7 @@ def main() -> None:
               f"{'bare aiohttp CPU s':>19} {'ratio':>6}")  # fmt: skip
         for n, mode in runs:
             out = subprocess.run(
-                [sys.executable, __file__, "--scenario", str(n), mode, str(port)],
+                [sys.executable, __file__, "--scenario", str(n), mode, str(port), args.host],
                 capture_output=True, text=True, check=True,
             )  # fmt: skip
             r = json.loads(out.stdout.strip().splitlines()[-1])

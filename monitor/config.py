@@ -8,6 +8,7 @@ messages); the checks that need the matcher or apprise come from the caller (``l
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -86,6 +87,31 @@ def _check_http_url(value: str | None) -> str | None:
     if not re.match(r"^https?://[^/\s]+", value):
         raise ValueError(f"not an http(s) URL: {value!r}")
     return value
+
+
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
+)
+
+
+def _check_allowed_address(value: Any) -> str:
+    """A ``fetch.allow_private`` entry: an address or CIDR range (kept in canonical form), or a
+    host name (lower case). Numeric spellings other than dotted quads are refused."""
+    text = str(value).strip().lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_network(text.strip("[]"), strict=False))
+    except ValueError:
+        pass
+    last = text.rsplit(".", 1)[-1]
+    if re.fullmatch(r"0x[0-9a-f]*|[0-9]+", last):
+        raise ValueError(
+            f"{value!r}: write an address as four decimal numbers (such as 127.0.0.1) or a range"
+        )
+    if _HOST_NAME.fullmatch(text):
+        return text
+    raise ValueError(
+        f"{value!r} is neither a host name nor an IP address or CIDR range (such as 10.0.0.0/8 or intranet.example)"
+    )
 
 
 # --------------------------------------------------------------------------- models
@@ -250,6 +276,7 @@ class FetchConfig(_Strict):
     delay: Duration | None = 1.0  # between two request starts to one host; robots Crawl-delay may raise it
     timeout: Duration = 20.0
     user_agent: str | None = None
+    allow_private: list[Annotated[str, BeforeValidator(_check_allowed_address)]] = Field(default_factory=list)
 
     @field_validator("delay", mode="before")
     @classmethod

@@ -17,7 +17,7 @@ async def _load(target: str) -> tuple[bytes, str]:
         return path.read_bytes(), path.resolve().as_uri()
     if target.startswith(("http://", "https://")):
         async with HttpClient() as http:
-            result = await http.get(target)
+            result = await http.get(target, origin=target)  # the operator's own URL
         if not result.ok or result.body is None:
             raise ValueError(result.error or f"HTTP {result.status}")
         return result.body, result.final_url or target

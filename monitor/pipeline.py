@@ -604,6 +604,15 @@ def _language(rt: Runtime, source_name: str) -> str | None:
     return source.language if source else None
 
 
+def _origin(rt: Runtime, source_name: str) -> tuple[str | None, ...]:
+    """The source's configured URLs: its links may reach their hosts whatever their address."""
+    source = _configured(rt, source_name)
+    if source:
+        return source.url, source.sitemap
+    with rt.factory() as session:  # removed by a reload while its poll was in flight: its last URL
+        return (session.scalar(select(Source.url).where(Source.name == source_name)),)
+
+
 def _obeys_robots(rt: Runtime, source_name: str) -> bool:
     source = _configured(rt, source_name)
     return source.robots if source else True
@@ -629,15 +638,16 @@ async def process_article(
         pending = article
     fetch_url, source_name = pending.fetch_url, pending.source
 
-    result = await rt.http.get(fetch_url, robots=_obeys_robots(rt, source_name))
+    result = await rt.http.get(fetch_url, robots=_obeys_robots(rt, source_name), origin=_origin(rt, source_name))
     if result.robots == UNAVAILABLE:
         return _postpone(rt, pending, ROBOTS_RETRY, result.error or "robots.txt unavailable")
     if result.robots == DISALLOWED:  # final: the site asks us not to fetch it
         return _attempt_failed(
             rt, pending, result.error or "disallowed by robots.txt", None, notify, final=True
         )
-    if not result.ok or not result.body:
-        return _attempt_failed(rt, pending, result.error or "empty response", result.retry_after, notify)
+    if not result.ok or not result.body:  # a refused address is final: retrying cannot help
+        error = result.error or "empty response"
+        return _attempt_failed(rt, pending, error, result.retry_after, notify, final=result.refused)
     try:
         extracted = await rt.extractor.extract(
             result.body, result.final_url or fetch_url, _charset(result.headers)
@@ -662,7 +672,8 @@ async def process_article(
     except _NoLongerPending:
         return "not pending", 0
     except Exception as exc:  # never lose the article: leave it pending for a retry
-        log.exception("source %r: article %s: could not store", source_name, fetch_url)
+        if not rt.database.failed(exc):
+            log.exception("source %r: article %s: could not store", source_name, fetch_url)
         return _attempt_failed(
             rt, pending, f"storage error: {exc.__class__.__name__}: {exc}"[:500], None, notify
         )
@@ -705,7 +716,7 @@ def _host_down(url: str, result: FetchResult) -> str | None:
     """The source's host when its own fetch showed the site unreachable or failing (no answer,
     5xx, 429); None otherwise (a robots.txt refusing the source's own page says nothing of the
     site's health, nor of its article pages)."""
-    if result.ok or result.robots == DISALLOWED:
+    if result.ok or result.robots == DISALLOWED or result.refused:
         return None
     if not (result.status == 0 or result.status >= 500 or result.status == 429):
         return None
@@ -720,7 +731,8 @@ async def poll_source(rt: Runtime, source: SourceConfig) -> PollReport:
         try:
             await _poll(rt, source, report)
         except Exception as exc:  # a bug or a database outage must not stop the other sources
-            log.exception("source %r: poll failed", source.name)
+            if not rt.database.failed(exc):  # an outage is logged once, not per source
+                log.exception("source %r: poll failed", source.name)
             report.ok, report.error = False, f"{exc.__class__.__name__}: {exc}"
     outcome = (
         "disabled"
@@ -751,6 +763,7 @@ async def _poll(rt: Runtime, source: SourceConfig, report: PollReport) -> None:
         last_modified=last_modified,
         previous_hash=previous_hash,
         robots=source.kind == "html" and source.robots,  # feeds are meant for machines
+        origin=source.url,
     )
     if result.status == 410:
         report.ok, report.disabled = False, True

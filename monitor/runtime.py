@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Config
 from monitor.db.migrate import upgrade
+from monitor.db.outage import DatabaseState
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.db.sync import sync_config
 from monitor.extract import Extractor, extract_for_store
@@ -49,6 +50,7 @@ class Runtime:
     extractor: Extractor
     settings: Settings = field(default_factory=Settings)
     metrics: Metrics = field(default_factory=Metrics)
+    database: DatabaseState = field(default_factory=DatabaseState)  # outages, told once
     topic_channels: dict[str, list[str]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -96,6 +98,7 @@ async def open_runtime(config: Config, settings: Settings | None = None) -> Asyn
             "per_host": settings.per_host or fetch.per_host,
             "delay": fetch.delay_seconds if settings.host_delay is None else settings.host_delay,
             "timeout": fetch.timeout,
+            "allow_private": fetch.allow_private,
         }
         if fetch.user_agent:
             http_options["user_agent"] = fetch.user_agent

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -138,6 +139,33 @@ def _config_mtime(path: str | None) -> float | None:
         return None
 
 
+def _outage_aware(
+    rt: Runtime, job: Callable[[], Awaitable[None]], running: set[asyncio.Task], *, proves_up: bool = True
+) -> Callable[[], Awaitable[None]]:
+    """``job`` for the scheduler: a database outage is noted in ``rt.database`` (one log line per
+    outage, and /healthz answers 503) instead of a traceback per run; a run that went through
+    (``proves_up``: it always reads the database) ends the outage. Runs are kept in ``running``
+    so that stopping lets them finish (APScheduler's shutdown would cancel them midway)."""
+
+    async def run() -> None:
+        task, started = asyncio.current_task(), time.monotonic()
+        if task is not None:
+            running.add(task)
+        try:
+            await job()
+        except Exception as exc:
+            if not rt.database.failed(exc):
+                raise
+        else:
+            if proves_up:  # a run that began before the outage proves nothing
+                rt.database.reachable(started)
+        finally:
+            running.discard(task)
+
+    run.__name__ = job.__name__
+    return run
+
+
 async def run_daemon(
     config: Config,
     settings: Settings | None = None,
@@ -214,9 +242,13 @@ async def run_daemon(
 
         def healthy() -> tuple[bool, dict]:
             age = tick_age(rt.metrics)
-            ok = age is not None and age < max(3 * tick, 30)
-            return ok, {"last_tick_seconds_ago": round(age, 1) if age is not None else None,
-                        "sources": len(rt.source_ids), "polls_in_flight": len(in_flight)}  # fmt: skip
+            ok = age is not None and age < max(3 * tick, 30) and not rt.database.down
+            details = {"last_tick_seconds_ago": round(age, 1) if age is not None else None,
+                       "sources": len(rt.source_ids), "polls_in_flight": len(in_flight)}  # fmt: skip
+            if rt.database.down:
+                details["database"] = f"unreachable: {rt.database.error}"
+                details["database_down_seconds"] = round(rt.database.down_for(), 1)
+            return ok, details
 
         runner = None
         if http:  # bind first: a busy port stops the start before any work begins
@@ -227,11 +259,15 @@ async def run_daemon(
                     f"cannot serve http://{http[0]}:{http[1]}/: {exc.strerror or exc}"
                 ) from None
         now = datetime.now(UTC)
-        scheduler.add_job(poll_due, "interval", seconds=tick, next_run_time=now, id="poll")
-        scheduler.add_job(send, "interval", seconds=send_every, next_run_time=now, id="send")
-        scheduler.add_job(digests, "interval", seconds=30, next_run_time=now, id="digests")
-        # always: a no-op without an operator channel, and a reload may add one
-        scheduler.add_job(check_health, "interval", seconds=health_every, id="health")
+        running: set[asyncio.Task] = set()  # job runs in progress
+        for func, seconds, proves_up, first in (
+            (poll_due, tick, True, {"next_run_time": now}),
+            (send, send_every, True, {"next_run_time": now}),
+            (digests, 30, False, {"next_run_time": now}),  # reads the database for digest channels only
+            (check_health, health_every, False, {}),  # a no-op without an operator channel; first run later
+        ):
+            job = _outage_aware(rt, func, running, proves_up=proves_up)
+            scheduler.add_job(job, "interval", seconds=seconds, id=func.__name__, **first)
         scheduler.start()
         log.info(
             "monitor running: %d sources, %d topics, %d channels%s",
@@ -242,6 +278,9 @@ async def run_daemon(
         )
         await stop.wait()
         log.info("stopping: finishing %d poll(s) in flight", len(in_flight))
+        scheduler.pause()  # no new run; those in progress finish (a shutdown would cancel them)
+        if running:
+            await asyncio.wait(set(running), timeout=stop_timeout)
         scheduler.shutdown(wait=False)
         if in_flight:
             _done, pending = await asyncio.wait(list(in_flight.values()), timeout=stop_timeout)
@@ -250,7 +289,7 @@ async def run_daemon(
             if pending:  # let them unwind before the runtime (HTTP client, pool) closes
                 log.warning("stop timeout: %d poll(s) cut short; they resume at the next start", len(pending))
                 await asyncio.wait(pending, timeout=10)
-        await send()
+        await _outage_aware(rt, send, running)()
         if runner is not None:
             await runner.cleanup()
     log.info("stopped")

@@ -12,6 +12,9 @@ The canonical form is the ASCII, percent-encoded (RFC 3986) spelling:
   sorted (stable, so ``?a=1&b=2`` equals ``?b=2&a=1``), an empty query dropped.
 
 Non-HTTP URLs (``mailto:``, ``javascript:`` …) are returned joined and stripped, otherwise untouched.
+
+:func:`redact_url` is the form of a URL fit to be shown (logs, ``status``, ``check``): user-info
+and the values of secret-looking query parameters replaced by ``***``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
-__all__ = ["canonical_url", "is_tracking_param", "TRACKING_PARAMS", "TRACKING_PREFIXES"]
+__all__ = ["canonical_url", "is_tracking_param", "redact_url", "TRACKING_PARAMS", "TRACKING_PREFIXES"]
 
 TRACKING_PARAMS = frozenset(
     {
@@ -139,3 +142,53 @@ def _remove_dot_segments(path: str) -> str:
         out.append("")
     result = "/".join(out)
     return result if result.startswith("/") or not path.startswith("/") else "/" + result
+
+
+# --------------------------------------------------------------------------- redaction
+
+REDACTED = "***"
+# Words of a parameter name that make its value a secret (``api_key``, ``X-Amz-Signature``,
+# ``accessToken``); names ending in key/token/secret/password count too (``apikey``).
+SECRET_WORDS = frozenset(
+    {
+        "key", "apikey", "token", "secret", "password", "passwd", "pwd", "pass", "passphrase", "sig",
+        "signature", "auth", "authorization", "credential", "credentials", "session", "sessionid",
+    }
+)  # fmt: skip
+_SECRET_ENDINGS = ("apikey", "accesskey", "secretkey", "privatekey", "token", "secret", "password", "passwd",
+                   "signature")  # fmt: skip
+_NAME_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_USERINFO = re.compile(r"(?<=//)[^/?#@\s]*@")
+_PAIR = re.compile(r"(?<=[?&#;])([^=&#;]+)=([^&#;]*)")
+
+
+def is_secret_param(name: str) -> bool:
+    """Whether a query parameter named ``name`` (any case, percent-encoded or not) holds a secret."""
+    name = unquote_plus(name).strip()
+    lower = name.lower()
+    if lower.endswith(_SECRET_ENDINGS):
+        return True
+    return any(word.lower() in SECRET_WORDS for word in _NAME_WORDS.findall(name))
+
+
+def _redact_pair(match: re.Match) -> str:
+    name, value = match.group(1), match.group(2)
+    return f"{name}={REDACTED}" if value and is_secret_param(name) else match.group(0)
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to be shown: user-info (``user:password@``) and the values of secret-looking
+    query (or fragment) parameters (``key``, ``apikey``, ``token``, ``secret``, ``password``,
+    ``sig`` …) become ``***``; everything else is kept as written. Never raises."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an invalid IPv6 literal: read it as text
+        return _PAIR.sub(_redact_pair, _USERINFO.sub(f"{REDACTED}@", url))
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
+    query = _PAIR.sub(_redact_pair, "?" + parts.query)[1:]
+    fragment = _PAIR.sub(_redact_pair, "#" + parts.fragment)[1:]
+    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))

@@ -83,6 +83,16 @@ def db_url(request, tmp_path, pg_available) -> str:
     """A fresh, empty database URL: a SQLite file, then the local PostgreSQL."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'monitor.db'}"
+    return _fresh_pg(pg_available)
+
+
+@pytest.fixture
+def pg_url(pg_available) -> str:
+    """This test process's own PostgreSQL database, emptied (for tests that need PostgreSQL)."""
+    return _fresh_pg(pg_available)
+
+
+def _fresh_pg(pg_available: bool) -> str:
     if not pg_available:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is not reachable at {BASE_PG_URL}")

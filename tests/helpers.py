@@ -1,6 +1,7 @@
 """What several test modules share, so that no test module imports another: the CLI run as a
 user runs it, config builders, a generated local outlet, the fast pipeline settings,
-database peeks, a route recording its requests' timing, and outbox rows made by hand.
+database peeks, a route recording its requests' timing, outbox rows made by hand, and the
+daemon run as a process.
 
 Servers (and ``free_port``) live in tests/servers.py, generated pages and feeds in
 tests/sitegen.py (the benches use them too); texts too long to read inline in a test live under tests/data/.
@@ -11,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -274,3 +278,80 @@ def outbox_rows(factory) -> list[Alert]:
     """Every outbox row, oldest first."""
     with factory() as s:
         return list(s.scalars(select(Alert).order_by(Alert.id)))
+
+
+# --------------------------------------------------------------------------- daemons and feeds
+
+RSS = "application/rss+xml"
+
+
+def story(site, path: str, title: str, *text: str, delay: float = 0.0, summary: str = "") -> dict:
+    """Serve an article page at ``path``; return its feed item."""
+    site.route(path, Response(article_page(title, paragraphs(*text)), delay=delay))
+    return {"title": title, "link": site.url(path), "summary": summary}
+
+
+def serve_feed(site, path: str, items: list[dict], **headers: str) -> bytes:
+    body = rss_feed(site.base, items).encode()
+    site.route(path, Response(body, content_type=RSS, headers=headers))
+    return body
+
+
+def hook(site) -> str:
+    """A json:// receiver on the site; returns the host/path for make_config."""
+    site.route("/hook", Response("ok", content_type="text/plain"))
+    return site.base[7:] + "/hook"
+
+
+def wait_for(condition, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+class Daemon:
+    """`monitor run` in a subprocess (fast tick), its stderr in a file."""
+
+    def __init__(self, cfg, tmp_path: Path, *run_args: str, global_args: tuple[str, ...] = ()) -> None:
+        self.log_path = tmp_path / f"daemon-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", cfg.path, *global_args, "run", "--tick", "0.3",
+             *run_args],
+            stdout=subprocess.DEVNULL, stderr=self._log, text=True, cwd=tmp_path,
+            start_new_session=True,  # its own process group, as in a terminal (Ctrl-C reaches all of it)
+        )  # fmt: skip
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 60, ctrl_c: bool = False) -> tuple[int, float]:
+        """SIGTERM (or SIGINT to the whole process group, as Ctrl-C does); returns (exit code,
+        seconds it took to exit)."""
+        started = time.monotonic()
+        if ctrl_c:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        else:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=timeout)
+        return code, time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()

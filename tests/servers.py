@@ -1,10 +1,12 @@
-"""Real local servers for tests: an HTTP site with programmable routes, and an SMTP sink."""
+"""Real local servers for tests: an HTTP site with programmable routes, an SMTP sink, and a TCP
+proxy that can be cut and restored (a database outage that disturbs no other test)."""
 
 from __future__ import annotations
 
 import gzip as gzip_mod
 import json
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,16 +40,18 @@ class Request:
 
 
 class Site:
-    """A threaded HTTP server on 127.0.0.1 with routes set per test.
+    """A threaded HTTP server on ``host`` (127.0.0.1 unless told; 127.0.0.2, 127.0.0.3 … are
+    free on Linux) with routes set per test.
 
     ``site.route("/feed.xml", Response(...))`` or a callable taking a Request;
-    ``site.requests`` records every request (method, path with query, headers, body).
-    Unknown paths answer 404.
+    ``site.requests`` records every request (method, path with query, headers, body) and
+    ``site.connections`` counts accepted TCP connections. Unknown paths answer 404.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Response | Handler] = {}
         self.requests: list[Request] = []
+        self.connections = 0
         self._lock = threading.Lock()
         site = self
 
@@ -91,10 +95,21 @@ class Site:
 
             do_GET = do_POST = do_HEAD = do_PUT = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        class _Server(ThreadingHTTPServer):
+            def process_request(self, request, client_address):
+                with site._lock:
+                    site.connections += 1
+                super().process_request(request, client_address)
+
+            def handle_error(self, request, client_address):
+                if not isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+                    super().handle_error(request, client_address)  # (a client that gave up is expected)
+
+        self.server = _Server((host, 0), _Handler)
         self.server.daemon_threads = True
+        self.host = host
         self.port = self.server.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"http://{host}:{self.port}"
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -126,6 +141,69 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class TcpProxy:
+    """A TCP proxy on ``host`` to ``target`` (host, port). ``cut()`` drops every connection and
+    refuses new ones, as a stopped server does; ``restore()`` listens again on the same port."""
+
+    def __init__(self, target: tuple[str, int], host: str = "127.0.0.1") -> None:
+        self.target, self.host, self.port = target, host, 0
+        self._lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, self.port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            sockets, self._open = self._open, []
+        for sock in ([listener] if listener else []) + sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept() or recv()
+            except OSError:
+                pass
+            sock.close()
+
+    close = cut
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class SmtpSink:

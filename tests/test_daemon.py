@@ -12,14 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,13 +33,19 @@ from tests.helpers import (
     DATACENTRE,
     FAST,
     SEGHROUCHNI,
+    Daemon,
     InFlight,
     cli,
     gaps,
+    hook,
+    http_get,
     make_config,
     once,
     paragraphs,
+    serve_feed,
     serve_outlet,
+    story,
+    wait_for,
 )
 from tests.servers import Response, free_port
 from tests.sitegen import article_page, listing_page, rss_feed
@@ -53,18 +54,6 @@ RSS = "application/rss+xml"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def story(site, path: str, title: str, *text: str, delay: float = 0.0, summary: str = "") -> dict:
-    """Serve an article page at ``path``; return its feed item."""
-    site.route(path, Response(article_page(title, paragraphs(*text)), delay=delay))
-    return {"title": title, "link": site.url(path), "summary": summary}
-
-
-def serve_feed(site, path: str, items: list[dict], **headers: str) -> bytes:
-    body = rss_feed(site.base, items).encode()
-    site.route(path, Response(body, content_type=RSS, headers=headers))
-    return body
 
 
 def conditional(body: bytes, *, etag: str | None = None, last_modified: str | None = None):
@@ -79,12 +68,6 @@ def conditional(body: bytes, *, etag: str | None = None, last_modified: str | No
         return Response(body, content_type=RSS, headers=headers)
 
     return handler
-
-
-def hook(site) -> str:
-    """A json:// receiver on the site; returns the host/path for make_config."""
-    site.route("/hook", Response("ok", content_type="text/plain"))
-    return site.base[7:] + "/hook"
 
 
 def source_row(cfg, name: str) -> Source:
@@ -113,14 +96,6 @@ def in_runtime(cfg, work, settings: Settings = FAST):
             return await work(rt)
 
     return asyncio.run(go())
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class Spy:
@@ -510,52 +485,6 @@ def test_retry_after_on_an_article_page_holds_the_host_and_the_article(tmp_path,
 
 
 # --------------------------------------------------------------------------- the daemon as a process
-
-
-class Daemon:
-    """`monitor run` in a subprocess (fast tick), its stderr in a file."""
-
-    def __init__(self, cfg, tmp_path: Path, *run_args: str, global_args: tuple[str, ...] = ()) -> None:
-        self.log_path = tmp_path / f"daemon-{time.monotonic_ns()}.log"
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "--config", cfg.path, *global_args, "run", "--tick", "0.3",
-             *run_args],
-            stdout=subprocess.DEVNULL, stderr=self._log, text=True, cwd=tmp_path,
-            start_new_session=True,  # its own process group, as in a terminal (Ctrl-C reaches all of it)
-        )  # fmt: skip
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def signal(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-
-    def stop(self, timeout: float = 60, ctrl_c: bool = False) -> tuple[int, float]:
-        """SIGTERM (or SIGINT to the whole process group, as Ctrl-C does); returns (exit code,
-        seconds it took to exit)."""
-        started = time.monotonic()
-        if ctrl_c:
-            os.killpg(self.proc.pid, signal.SIGINT)
-        else:
-            self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=timeout)
-        return code, time.monotonic() - started
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
-
-
-def http_get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def metric(families: dict, sample: str, **labels: str) -> float:

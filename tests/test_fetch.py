@@ -14,7 +14,7 @@ from tests.servers import Request, Response, free_port
 def fetch(url: str, client_kwargs: dict | None = None, **kwargs) -> FetchResult:
     async def run() -> FetchResult:
         async with HttpClient(**(client_kwargs or {})) as client:
-            return await client.get(url, **kwargs)
+            return await client.get(url, **{"origin": url, **kwargs})  # as a configured URL
 
     return asyncio.run(run())
 
@@ -22,7 +22,7 @@ def fetch(url: str, client_kwargs: dict | None = None, **kwargs) -> FetchResult:
 def fetch_many(urls: list[str], **client_kwargs) -> list[FetchResult]:
     async def run() -> list[FetchResult]:
         async with HttpClient(**client_kwargs) as client:
-            return list(await asyncio.gather(*(client.get(u) for u in urls)))
+            return list(await asyncio.gather(*(client.get(u, origin=u) for u in urls)))
 
     return asyncio.run(run())
 

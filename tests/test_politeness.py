@@ -15,7 +15,7 @@ from tests.servers import Response
 def fetch_all(client: HttpClient, urls: list[str], **kwargs):
     async def go():
         async with client:
-            return await asyncio.gather(*(client.get(u, **kwargs) for u in urls))
+            return await asyncio.gather(*(client.get(u, origin=u, **kwargs) for u in urls))
 
     return asyncio.run(go())
 
@@ -53,9 +53,9 @@ def test_retry_after_pauses_the_host(site):
 
     async def go():
         async with HttpClient(per_host=2, delay=0) as client:
-            first = await client.get(site.url("/busy"))
+            first = await client.get(site.url("/busy"), origin=site.base)
             sent = time.monotonic()
-            second = await client.get(site.url("/next"))
+            second = await client.get(site.url("/next"), origin=site.base)
             return first, second, sent
 
     first, second, sent = asyncio.run(go())

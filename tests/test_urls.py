@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from monitor.urls import canonical_url, is_tracking_param
+from monitor.urls import canonical_url, is_secret_param, is_tracking_param, redact_url
 
 ARABIC_RAW = "https://www.hespress.com/السغروشني-تطلق-برنامج-123.html"
 ARABIC_ENCODED = (
@@ -126,3 +126,46 @@ def test_idempotent_on_many_generated_urls():
         once = canonical_url(url)
         assert canonical_url(once) == once, url
         assert "#" not in once and "utm_" not in once
+
+
+# --------------------------------------------------------------------------- redaction
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("http://feeduser:FeedS3cretPass@feeds.example.org/rss?apikey=abc123&page=2",
+         "http://***@feeds.example.org/rss?apikey=***&page=2"),
+        ("https://token@api.example.org/feed", "https://***@api.example.org/feed"),
+        ("https://x.org/f?KEY=1&Api_Key=2&api-key=3&apiKey=4&TOKEN=5&access_token=6&accessToken=7",
+         "https://x.org/f?KEY=***&Api_Key=***&api-key=***&apiKey=***&TOKEN=***&access_token=***&accessToken=***"),
+        ("https://x.org/f?secret=1&client_secret=2&password=3&Passwd=4&pwd=5&sig=6&Signature=7&auth=8",
+         "https://x.org/f?secret=***&client_secret=***&password=***&Passwd=***&pwd=***&sig=***&Signature=***&auth=***"),
+        ("https://s3.example/o?X-Amz-Credential=a&X-Amz-Signature=b&X-Amz-Security-Token=c&X-Amz-Expires=60",
+         "https://s3.example/o?X-Amz-Credential=***&X-Amz-Signature=***&X-Amz-Security-Token=***&X-Amz-Expires=60"),
+        ("https://x.org/cb?state=1#access_token=abc&expires_in=3600",
+         "https://x.org/cb?state=1#access_token=***&expires_in=3600"),
+        ("https://x.org/a?key%5B0%5D=s;token=t", "https://x.org/a?key%5B0%5D=***;token=***"),
+        ("http://u:p@[::1/x?token=1&a=2", "http://***@[::1/x?token=***&a=2"),  # unparseable: read as text
+    ],
+)  # fmt: skip
+def test_redact_url_hides_user_info_and_secret_looking_parameters(url, shown):
+    assert redact_url(url) == shown
+    assert redact_url(shown) == shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://www.hespress.com/feed?page=2&sort=desc&keyword=energie&design=1",
+     "https://x.org/?token=&q=a%3Db", "https://x.org/path/key=value/", "https://x.org/a?b", "not a URL at all", ""],
+)  # fmt: skip
+def test_redact_url_keeps_everything_else_as_written(url):
+    assert redact_url(url) == url
+
+
+def test_secret_parameter_names():
+    for name in ("key", "apikey", "API_KEY", "token", "access_token", "secret", "password", "passwd", "pwd",
+                 "sig", "signature", "auth", "x-auth-token", "sessionid", "privateKey", "api%5Fkey"):  # fmt: skip
+        assert is_secret_param(name), name
+    for name in ("page", "q", "keyword", "keywords", "design", "sort", "monkey", "author", "id"):
+        assert not is_secret_param(name), name

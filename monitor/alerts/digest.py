@@ -33,6 +33,7 @@ from monitor.alerts.outbox import BUNDLE_MAX, claim_where, deliver
 from monitor.alerts.render import BatchView
 from monitor.config import ChannelConfig, Config
 from monitor.db.models import Alert, ChannelState, utcnow
+from monitor.db.outage import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,9 @@ def send_digests(
             continue
         try:
             stats = send_digest(factory, config, channel, now=now, lease=lease, max_attempts=max_attempts)
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):
+                raise  # the database is unreachable: not this channel's problem (the daemon tells it once)
             log.exception("digest for channel %r failed", channel.name)
             continue
         for name in ("digests", "sent", "failed", "dead", "empty"):

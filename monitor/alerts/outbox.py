@@ -13,6 +13,10 @@ transaction. Two senders never claim the same row; a sender that dies after its 
 loss). Every transaction that writes starts with its write, so SQLite takes the write lock
 (with its busy timeout) instead of failing to upgrade a read snapshot.
 
+A send's outcome that cannot be recorded (the database went away meanwhile) is kept in memory
+and recorded before the next claim (``outcomes.py``). A send whose outcome is unknown (a timeout
+after the request went out) gets one more attempt at most.
+
 Flood control: a channel with ``max_per_hour`` gets at most that many messages in any rolling
 hour. When more rows are due than the hour allows, the last message allowed is one *bundle* of
 all the remaining rows; once the hour is used up, rows stay pending (held) until a slot frees,
@@ -27,10 +31,12 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.alerts.outcomes import keep_if_unrecorded, record_kept
 from monitor.alerts.render import BatchView, Rendered, build_view, render_batch, render_message
 from monitor.alerts.send import SendResult, send_rendered
 from monitor.config import ChannelConfig, Config
@@ -44,6 +50,7 @@ from monitor.db.models import (
     Alert,
     utcnow,
 )
+from monitor.db.outage import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +171,9 @@ def claim_where(
     lease: float,
 ) -> tuple[list[Claimed], int]:
     """Claim up to ``limit`` due rows matching ``where`` (oldest first) with a compare-and-set
-    UPDATE each, committed before returning; return (claimed rows, rows lost to other senders)."""
+    UPDATE each, committed before returning; return (claimed rows, rows lost to other senders).
+    Outcomes kept through an outage are recorded first: a row sent meanwhile is not claimed again."""
+    record_kept(factory)
     with factory() as session:
         candidates = session.execute(
             select(Alert.id, Alert.status, Alert.attempts)
@@ -252,19 +261,21 @@ def mark_failed(
     *,
     max_attempts: int,
     dead: bool = False,
+    unknown: bool = False,
 ) -> tuple[int, int]:
     """Record a failed attempt: each row retries with backoff, or is dead at ``max_attempts``
-    (or at once with ``dead``). Returns (failed, dead) row counts."""
+    (or at once with ``dead``). ``unknown``: the channel may have received it, so at most one
+    more attempt is left. Returns (failed, dead) row counts."""
     counts = [0, 0]
     with factory() as session, session.begin():
         for row in rows:
-            attempts = row.attempts + 1
+            attempts = max(row.attempts + 1, max_attempts - 1) if unknown else row.attempts + 1
             gone = dead or attempts >= max_attempts
             values = {
                 "status": OUT_DEAD if gone else OUT_FAILED,
                 "attempts": attempts,
                 "claimed_until": None,
-                "next_attempt_at": None if gone else now + timedelta(seconds=backoff(attempts)),
+                "next_attempt_at": None if gone else now + timedelta(seconds=backoff(row.attempts + 1)),
                 "last_error": " ".join(error.split()),
             }
             if result is not None:
@@ -323,20 +334,24 @@ def deliver(
             batch.items = views
             message = render_batch(batch, config.tz)
     except Exception as exc:  # a broken row must not stop the others
+        if is_outage(exc):
+            raise  # nothing was sent; the rows are claimed again once their lease expires
         log.exception("alerts %s: cannot render the message", [r.id for r in rows])
         error = f"cannot render the message: {type(exc).__name__}: {exc}"
     result = None
     if message is not None:
         result = send_rendered(conf.url, message, channel=channel)
         if result.ok:
-            mark_sent(factory, rows, result, now or utcnow())
+            record = partial(mark_sent, factory, rows, result, now or utcnow())
+            keep_if_unrecorded(factory, record, f"alerts {[r.id for r in rows]} sent to {channel}")
             stats.sent = len(rows)
             log.info("sent to %s: %s", channel, message.title)
             return stats
     error = error or (result.error if result else None) or "delivery failed"
-    stats.failed, stats.dead = mark_failed(
-        factory, rows, error, result, now or utcnow(), max_attempts=max_attempts
-    )
+    unknown = bool(result and result.unknown)
+    record = partial(mark_failed, factory, rows, error, result, now or utcnow(), max_attempts=max_attempts,
+                     unknown=unknown)  # fmt: skip
+    stats.failed, stats.dead = keep_if_unrecorded(factory, record)
     log.warning(
         "alerts %s to %s failed (%d will retry, %d gave up): %s",
         [r.id for r in rows],

@@ -5,6 +5,12 @@ refused") is often logged at DEBUG level only. :func:`send_message` captures tho
 its own call (a logger filter keyed by a context variable, so other threads and the
 application's log handlers are unaffected) and turns them into one line with every secret of
 the URL (passwords, tokens, path keys) replaced by ``***``.
+
+Apprise waits 4 s for a service to answer by default; many webhooks take longer, and a reply that
+comes too late means the service most likely has the message already. Channels get
+``DEFAULT_READ_TIMEOUT`` unless their URL sets apprise's ``rto=``, and a read timeout (the
+request was sent, no answer came) makes the result *unknown* rather than failed: the outbox then
+tries once more at most.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from monitor.alerts.channels import prepare_url
 from monitor.alerts.render import Rendered
 
 MAX_ERROR = 500
+DEFAULT_READ_TIMEOUT = 30.0  # seconds a channel may take to answer (apprise's rto=, 4 s by default)
+_READ_TIMEOUT = re.compile(r"read timed out", re.I)  # requests' ReadTimeout: sent, no answer
 
 _logger = logging.getLogger("apprise")
 
@@ -36,6 +44,7 @@ class SendResult:
     ok: bool
     results: list[dict] = field(default_factory=list)  # {"service": str, "ok": bool, "error": str|None}
     error: str | None = None
+    unknown: bool = False  # the request went out but no answer came: the channel may have it
 
 
 # --------------------------------------------------------------------------- log capture
@@ -205,6 +214,13 @@ def _service_results(outcome: object, service: object, error: str | None) -> lis
     ]
 
 
+def _with_read_timeout(service: object, url: str) -> None:
+    """Give ``service`` the default read timeout unless its URL chose one (``rto=``)."""
+    query = urlsplit(url).query if "://" in url else ""
+    if not any(key.lower() == "rto" for key, _ in parse_qsl(query, keep_blank_values=True)):
+        service.socket_read_timeout = DEFAULT_READ_TIMEOUT
+
+
 def check_url(url: str, *, channel: str | None = None) -> str | None:
     """None when apprise accepts ``url``; else a one-line reason (secrets redacted)."""
     url = prepare_url(url.strip())
@@ -249,6 +265,7 @@ def send_rendered(url: str, message: Rendered, *, channel: str | None = None) ->
         service = apprise.Apprise.instantiate(url, asset=asset)
     if service is None:
         return _invalid(url, channel, entries)
+    _with_read_timeout(service, url)
     secrets = _url_secrets(url, service)
     sender = apprise.Apprise(asset=asset)
     sender.add(service)
@@ -261,4 +278,7 @@ def send_rendered(url: str, message: Rendered, *, channel: str | None = None) ->
             return SendResult(False, [{"service": service.service_name, "ok": False, "error": error}], error)
     ok = bool(outcome)
     error = None if ok else (_reason(entries, secrets) or "delivery failed (apprise gave no reason)")
-    return SendResult(ok, _service_results(outcome, service, error), error)
+    unknown = not ok and any(_READ_TIMEOUT.search(message) for _, message in entries)
+    if unknown:
+        error = f"delivery unknown (sent, no answer in time; the channel may have it): {error}"
+    return SendResult(ok, _service_results(outcome, service, error), error, unknown)

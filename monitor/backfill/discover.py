@@ -148,7 +148,7 @@ async def _sitemap_roots(rt: Runtime, source: SourceConfig) -> tuple[list[str], 
     """(sitemap URLs to start from, whether they were given: by the config or robots.txt)."""
     if source.sitemap:
         return [source.sitemap], True
-    await rt.http.robots.check(source.url)  # reads (and caches) the host's robots.txt
+    await rt.http.robots.check(source.url, origin=(source.url,))  # reads (and caches) the host's robots.txt
     listed = rt.http.robots.sitemaps(source.url)
     if listed:
         return list(dict.fromkeys(listed)), True
@@ -173,7 +173,7 @@ async def _from_sitemaps(
             part.errors.append(f"sitemaps: stopped after {limits.sitemaps} files")
             break
         seen.add(url)
-        result = await rt.http.get(url)
+        result = await rt.http.get(url, origin=(source.url, source.sitemap))
         part.requests += 1
         try:
             if not result.ok or result.body is None:
@@ -241,7 +241,7 @@ async def _from_listing(
     page_no = 1
     while url and len(visited) < limits.listing_pages:
         visited.add(canonical_url(url))
-        result = await rt.http.get(url, robots=source.robots)
+        result = await rt.http.get(url, robots=source.robots, origin=(source.url, source.sitemap))
         part.requests += 1
         try:
             if not result.ok or not result.body:
@@ -387,7 +387,7 @@ async def _from_feed_pages(
     seen: set[str] = set()
     for page in range(1, limits.feed_pages + 1):
         url = source.url if page == 1 else _with_param(source.url, "paged", page)
-        result = await rt.http.get(url)
+        result = await rt.http.get(url, origin=(source.url, source.sitemap))
         part.requests += 1
         if not result.ok or not result.body:
             if page == 1:

@@ -3,6 +3,8 @@
 ``HttpClient.get`` never raises for network, HTTP or size problems: it returns a
 ``FetchResult`` whose ``error`` is one line for humans and whose ``status`` is 0 when no usable
 response arrived. Parsers (feedparser, trafilatura) get bytes from here and never fetch themselves.
+Every connection goes through the address guard (``monitor.fetch.guard``): a request reaches a
+private address only when its host is one the operator configured (``origin``) or allowed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import errno
 import hashlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -18,9 +21,11 @@ from http import HTTPStatus
 from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from monitor import __version__
+from monitor.fetch.guard import AddressPolicy, AddressRefused, GuardedConnector, trusted_hosts, trusting
 from monitor.fetch.hosts import HostGate
 from monitor.fetch.robots import RobotsCache
 
@@ -51,6 +56,7 @@ class FetchResult:
     error: str | None = None
     retry_after: float | None = None
     robots: str | None = None  # "disallowed" or "unavailable" when robots.txt stopped the request
+    refused: bool = False  # the address guard stopped it: final, retrying cannot help
 
     @property
     def ok(self) -> bool:
@@ -73,13 +79,19 @@ class HttpClient:
         per_host: int = 2,
         delay: float = 1.0,
         total: int = 64,
+        allow_private: Iterable[str] = (),
+        resolver: AbstractResolver | None = None,
     ) -> None:
+        """``allow_private``: host names, addresses and CIDR ranges any request may reach (see
+        ``monitor.fetch.guard``); ``resolver``: the name resolver under the guard (tests)."""
         self.user_agent = user_agent
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.per_host = per_host
         self.total = total
         self.hosts = HostGate(per_host, delay)
+        self.policy = AddressPolicy(allow_private)
+        self._resolver = resolver
         self.robots = RobotsCache(self._fetch_robots, user_agent)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -100,7 +112,9 @@ class HttpClient:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.total, limit_per_host=self.per_host),
+                connector=GuardedConnector(
+                    self.policy, resolver=self._resolver, limit=self.total, limit_per_host=self.per_host
+                ),
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 headers={
                     "User-Agent": self.user_agent,
@@ -119,6 +133,7 @@ class HttpClient:
         last_modified: str | None = None,
         previous_hash: str | None = None,
         robots: bool = False,
+        origin: str | Iterable[str | None] | None = None,
     ) -> FetchResult:
         """GET ``url`` (conditionally when validators are given); never raises for fetch problems.
 
@@ -127,13 +142,25 @@ class HttpClient:
         ``previous_hash`` is also ``not_modified`` (its body is kept). Every request waits for its
         host's slot (concurrency and delay); a 429/503 with Retry-After pauses the host. With
         ``robots``, the host's robots.txt is obeyed (its Crawl-delay too).
+
+        ``origin``: the configured URL(s) the request stems from (a source's feed or page, its
+        sitemap). Their hosts may be reached at any address; any other host (a link, a redirect
+        elsewhere) only at a public address or one ``allow_private`` lists. Without ``origin``,
+        nothing private is reached. A refused request fails with ``refused`` set.
         """
         problem = _check_url(url)
         if problem:
             return _failure(url, problem)
-        host = URL(url).host or ""
+        host, raw_host = _host_names(url)
+        trusted = trusted_hosts(origin)
+        refusal = self.policy.literal_refusal(raw_host, trusted)
+        if refusal:  # decided before robots.txt is asked for
+            return _failure(url, refusal, refused=True)
         if robots:
-            verdict = await self.robots.check(url)
+            try:
+                verdict = await self.robots.check(url, origin=trusted)
+            except AddressRefused as exc:
+                return _failure(url, str(exc), refused=True)
             if verdict.crawl_delay:
                 self.hosts.set_delay(host, verdict.crawl_delay)
             if not verdict.allowed:
@@ -147,17 +174,23 @@ class HttpClient:
             request_headers["If-Modified-Since"] = last_modified
         async with self.hosts.slot(host):
             try:
-                session = self._get_session()
-                async with session.get(url, headers=request_headers, max_redirects=MAX_REDIRECTS) as resp:
-                    result = await self._read(url, resp, etag, last_modified, previous_hash)
+                with trusting(trusted):  # for the guard's resolver and connector, every redirect too
+                    session = self._get_session()
+                    async with session.get(url, headers=request_headers, max_redirects=MAX_REDIRECTS) as resp:
+                        result = await self._read(url, resp, etag, last_modified, previous_hash)
+            except AddressRefused as exc:
+                return _failure(url, str(exc), refused=True)
             except Exception as exc:  # noqa: BLE001 - the contract is: never raise for fetch problems
                 return _failure(url, self._describe(exc, url))
         if result.retry_after and result.status in (429, 503):
             self.hosts.pause(host, result.retry_after)
         return result
 
-    async def _fetch_robots(self, url: str) -> tuple[int, str | None, str | None]:
-        result = await self.get(url)
+    async def _fetch_robots(self, url: str, origin: Iterable[str]) -> tuple[int, str | None, str | None]:
+        """robots.txt is fetched as the request needing it would be; a refusal is not cached."""
+        result = await self.get(url, origin=origin)
+        if result.refused:
+            raise AddressRefused(result.error)
         text = result.body.decode("utf-8", "replace") if result.body is not None else None
         return result.status, text, result.error
 
@@ -268,7 +301,14 @@ def _check_url(url: str) -> str | None:
     return None
 
 
-def _failure(url: str, error: str) -> FetchResult:
+def _host_names(url: str) -> tuple[str, str]:
+    """(host as shown, host as sent) of a checked URL; no URL object outlives the call (thousands
+    of requests may wait for their host's turn at once)."""
+    parsed = URL(url)
+    return parsed.host or "", parsed.raw_host or ""
+
+
+def _failure(url: str, error: str, *, refused: bool = False) -> FetchResult:
     return FetchResult(
         url=url,
         final_url=url,
@@ -279,6 +319,7 @@ def _failure(url: str, error: str) -> FetchResult:
         last_modified=None,
         content_hash=None,
         error=error,
+        refused=refused,
     )
 
 

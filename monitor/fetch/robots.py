@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -40,8 +40,9 @@ class _Entry:
     expires: float
 
 
-# fetch(url) -> (status code or 0, body text or None, one-line error or None)
-Fetcher = Callable[[str], Awaitable[tuple[int, str | None, str | None]]]
+# fetch(url, origin) -> (status code or 0, body text or None, one-line error or None); ``origin``
+# (the configured hosts the request stems from) is passed through to the HTTP client's guard.
+Fetcher = Callable[[str, Iterable[str]], Awaitable[tuple[int, str | None, str | None]]]
 
 
 def robots_url(url: str) -> str:
@@ -61,7 +62,7 @@ class RobotsCache:
         self._cache: dict[str, _Entry] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def _entry(self, url: str) -> _Entry:
+    async def _entry(self, url: str, origin: Iterable[str]) -> _Entry:
         key = robots_url(url)
         entry = self._cache.get(key)
         if entry is not None and entry.expires > time.monotonic():
@@ -70,10 +71,10 @@ class RobotsCache:
             entry = self._cache.get(key)
             if entry is not None and entry.expires > time.monotonic():
                 return entry
-            return await self._refresh(key)
+            return await self._refresh(key, origin)
 
-    async def _refresh(self, key: str) -> _Entry:
-        status, text, error = await self._fetch(key)
+    async def _refresh(self, key: str, origin: Iterable[str]) -> _Entry:
+        status, text, error = await self._fetch(key, origin)
         now = time.monotonic()
         if 200 <= status < 300 and text is not None:
             entry = _Entry(Protego.parse(text), ALLOWED, None, now + self._ttl)
@@ -85,9 +86,10 @@ class RobotsCache:
         self._cache[key] = entry
         return entry
 
-    async def check(self, url: str) -> Verdict:
-        """May ``url`` be fetched by us now?"""
-        entry = await self._entry(url)
+    async def check(self, url: str, *, origin: Iterable[str] = ()) -> Verdict:
+        """May ``url`` be fetched by us now? ``origin``: the configured URLs or hosts the request
+        stems from (robots.txt is fetched as the request itself would be)."""
+        entry = await self._entry(url, origin)
         if entry.status == UNAVAILABLE:
             return Verdict(UNAVAILABLE, None, entry.reason)
         if entry.rules is None:
