@@ -59,7 +59,7 @@ thorough, but as slow as the site's politeness allows.
 """
 
 from monitor.backfill.digest import send_backfill_digests
-from monitor.backfill.discover import Discovery, Limits, discover_past, next_page, url_span
+from monitor.backfill.discover import Discovery, Limits, discover_past
 from monitor.backfill.progress import LogProgress, Progress, RichProgress
 from monitor.backfill.run import run_backfill, select_sources, select_topics
 from monitor.backfill.summary import BackfillReport, DigestOutcome, SourceSummary
@@ -74,10 +74,8 @@ __all__ = [
     "RichProgress",
     "SourceSummary",
     "discover_past",
-    "next_page",
     "run_backfill",
     "select_sources",
     "select_topics",
     "send_backfill_digests",
-    "url_span",
 ]
