@@ -87,11 +87,13 @@ def test_a_page_given_up_on_is_stored_from_its_feed_only_when_the_feed_said_some
 
 def test_a_backfill_sets_aside_articles_dated_outside_its_range_or_not_dated():
     july = DateRange(datetime(2025, 7, 1, tzinfo=UTC), datetime(2025, 7, 10, 23, 59, tzinfo=UTC))
-    assert policy.set_aside("page", datetime(2025, 7, 3, tzinfo=UTC), july) is None
-    assert policy.set_aside("feed", datetime(2025, 7, 10, 23, 59, tzinfo=UTC), july) is None  # inclusive
-    status, note = policy.set_aside("page", datetime(2025, 6, 30, tzinfo=UTC), july)
+    assert policy.set_aside_status("page", datetime(2025, 7, 3, tzinfo=UTC), july) is None
+    assert (
+        policy.set_aside_status("feed", datetime(2025, 7, 10, 23, 59, tzinfo=UTC), july) is None
+    )  # inclusive
+    status, note = policy.set_aside_status("page", datetime(2025, 6, 30, tzinfo=UTC), july)
     assert status == ArticleStatus.OUT_OF_RANGE and "outside" in note
-    status, note = policy.set_aside("first-seen", datetime(2025, 7, 3, tzinfo=UTC), july)
+    status, note = policy.set_aside_status("first-seen", datetime(2025, 7, 3, tzinfo=UTC), july)
     assert status == ArticleStatus.UNDATED and note == "no publication date"
 
 

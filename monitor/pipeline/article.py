@@ -20,9 +20,25 @@ from monitor.db.session import transaction
 from monitor.decode import header_charset
 from monitor.extract import Extracted, ExtractError
 from monitor.fetch.robots import DISALLOWED, UNAVAILABLE
-from monitor.pipeline import policy, store
 from monitor.pipeline.pending import PendingArticle, load_pending
-from monitor.pipeline.store import ArticleRecord, NoLongerPending
+from monitor.pipeline.policy import (
+    ROBOTS_RETRY,
+    page_canonical,
+    page_retry_at,
+    set_aside_status,
+    store_from_feed,
+)
+from monitor.pipeline.store import (
+    ArticleRecord,
+    NoLongerPending,
+    attempt_state,
+    mark_duplicate,
+    mark_failed,
+    postpone,
+    schedule_retry,
+    set_aside,
+    store_article,
+)
 from monitor.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -87,11 +103,11 @@ def _page_failed(
     """
     settings = rt.settings
     with transaction(rt.factory) as session:
-        state = store.attempt_state(session, pending.id)
+        state = attempt_state(session, pending.id)
         if state is None or state.status != ArticleStatus.PENDING:
             return (state.status if state else "missing"), 0
         attempts = state.attempts + 1
-        retry_at = policy.page_retry_at(
+        retry_at = page_retry_at(
             utcnow(),
             attempts,
             max_attempts=settings.max_page_attempts,
@@ -101,12 +117,12 @@ def _page_failed(
             final=final,
         )
         if retry_at is not None:
-            store.schedule_retry(session, pending.id, attempts=attempts, error=error, at=retry_at)
+            schedule_retry(session, pending.id, attempts=attempts, error=error, at=retry_at)
             return ArticleStatus.PENDING, 0
-        if not policy.store_from_feed(
+        if not store_from_feed(
             title=pending.title, summary=state.summary, origin=state.origin, feed_date=state.published_at
         ):
-            store.mark_failed(session, pending.id, attempts=attempts, error=error)
+            mark_failed(session, pending.id, attempts=attempts, error=error)
             return ArticleStatus.FAILED, 0
         from_feed = Extracted(
             title=pending.title,
@@ -119,7 +135,7 @@ def _page_failed(
         note = f"page failed ({error}); stored from the feed's title and summary"
         stored = record(rt, pending, from_feed, note=note)
         hits = rt.matcher.match(stored.title, stored.text, source=pending.source, language=stored.language)
-        matched = store.store_article(
+        matched = store_article(
             session, rt, pending.id, pending.source, stored, hits, notify=notify, attempts=attempts
         )
         return ArticleStatus.DONE, matched
@@ -143,7 +159,7 @@ def _attempt_failed(
 def _postpone(rt: Runtime, pending: PendingArticle, seconds: float, reason: str) -> tuple[str, int]:
     """Try again later without spending an attempt (the obstacle is not the page's fault)."""
     with transaction(rt.factory) as session:
-        store.postpone(session, pending.id, at=utcnow() + timedelta(seconds=seconds), reason=reason)
+        postpone(session, pending.id, at=utcnow() + timedelta(seconds=seconds), reason=reason)
     log.info("source %r: article %s: %s (will retry)", pending.source, pending.fetch_url, reason)
     return ArticleStatus.PENDING, 0
 
@@ -168,7 +184,7 @@ async def process_article(
     source = _configured(rt, source_name)
     result = await rt.http.get(fetch_url, robots=source.robots if source else True)
     if result.robots == UNAVAILABLE:
-        return _postpone(rt, pending, policy.ROBOTS_RETRY, result.error or "robots.txt unavailable")
+        return _postpone(rt, pending, ROBOTS_RETRY, result.error or "robots.txt unavailable")
     if result.robots == DISALLOWED:  # final: the site asks us not to fetch it
         return _attempt_failed(
             rt, pending, result.error or "disallowed by robots.txt", None, notify, final=True
@@ -182,22 +198,22 @@ async def process_article(
     except ExtractError as exc:
         return _attempt_failed(rt, pending, str(exc), None, notify)
 
-    page_url = policy.page_canonical(extracted.canonical_url)
+    page_url = page_canonical(extracted.canonical_url)
     stored = record(rt, pending, extracted, page_url=page_url)
     hits = rt.matcher.match(stored.title, stored.text, source=source_name, language=stored.language)
     try:
         with transaction(rt.factory) as session:
-            if page_url and store.mark_duplicate(session, pending.id, page_url):
+            if page_url and mark_duplicate(session, pending.id, page_url):
                 return ArticleStatus.DUPLICATE, 0
             aside = (
-                policy.set_aside(stored.date_source, stored.published, date_range)
+                set_aside_status(stored.date_source, stored.published, date_range)
                 if date_range is not None
                 else None
             )
             if aside is not None:
                 status, note = aside
                 undated = status == ArticleStatus.UNDATED
-                store.set_aside(
+                set_aside(
                     session,
                     pending.id,
                     status,
@@ -207,7 +223,7 @@ async def process_article(
                     date_source=None if undated else stored.date_source,
                 )
                 return status, 0
-            matched = store.store_article(session, rt, pending.id, source_name, stored, hits, notify=notify)
+            matched = store_article(session, rt, pending.id, source_name, stored, hits, notify=notify)
     except NoLongerPending:
         return "not pending", 0
     except Exception as exc:  # never lose the article: leave it pending for a retry

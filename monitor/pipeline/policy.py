@@ -89,7 +89,7 @@ def store_from_feed(*, title: str | None, summary: str, origin: str, feed_date: 
     return origin == Origin.LIVE or feed_date is not None
 
 
-def set_aside(
+def set_aside_status(
     date_source: str, published: datetime, date_range: DateRange
 ) -> tuple[ArticleStatus, str] | None:
     """For a backfill: (status, note) when the article is not stored, being dated outside the range

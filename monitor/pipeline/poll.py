@@ -21,9 +21,9 @@ from monitor.db.models import ArticleStatus, Origin, Source
 from monitor.db.session import transaction
 from monitor.fetch.robots import DISALLOWED
 from monitor.logs import log_context
-from monitor.pipeline import policy
 from monitor.pipeline.article import process_article
 from monitor.pipeline.pending import PendingArticle, due_articles
+from monitor.pipeline.policy import host_down, next_poll, next_poll_after_failure
 from monitor.pipeline.store import store_candidates_safely
 from monitor.runtime import Runtime
 from monitor.sources.candidate import Candidate, DiscoverError
@@ -90,7 +90,7 @@ def _record_success(
         "last_success_at": now,
         "last_error": None,
         "consecutive_failures": 0,
-        "next_poll_at": policy.next_poll(now, source.interval),
+        "next_poll_at": next_poll(now, source.interval),
         **(validators or {}),
     }
     with transaction(rt.factory) as session:
@@ -108,7 +108,7 @@ def _record_failure(
         row.last_error = error
         row.last_error_at = now
         row.consecutive_failures = (row.consecutive_failures or 0) + 1
-        row.next_poll_at = policy.next_poll_after_failure(
+        row.next_poll_at = next_poll_after_failure(
             now,
             source.interval,
             row.consecutive_failures,
@@ -204,7 +204,7 @@ async def _poll(rt: Runtime, source: SourceConfig, report: PollReport) -> None:
 
     with rt.factory() as session:
         articles = due_articles(session, source_id)
-    down = policy.host_down(source.url, result)
+    down = host_down(source.url, result)
     if down:  # do not spend the retries of its articles while the site itself is down
         waiting = [a for a in articles if urlsplit(a.fetch_url).hostname == down]
         report.retrying += len(waiting)
