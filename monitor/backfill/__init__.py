@@ -32,7 +32,7 @@ page date decides after the fetch: out of range, it is set aside (status ``out_o
 kept, so a later backfill of a wider range takes it again); with no date at all (feed, sitemap,
 page), it is set aside as ``undated`` and counted so (a backfill cannot say it is in the range).
 
-**Resumable and idempotent.** Candidates are stored (``store_candidates(origin="backfill")``,
+**Resumable and idempotent.** Candidates are stored (``monitor.pipeline.store``, origin ``backfill``,
 deduplicated against live and earlier backfill rows) before any page is fetched; each article is
 then processed in its own transaction. Interrupted and run again, the backfill re-discovers
 (cheap, deduplicated) and processes the backfill rows still pending, so it ends as an uninterrupted

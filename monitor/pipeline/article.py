@@ -58,7 +58,7 @@ def _configured(rt: Runtime, source_name: str) -> SourceConfig | None:
         return None
 
 
-def record(
+def article_record(
     rt: Runtime,
     pending: PendingArticle,
     extracted: Extracted,
@@ -133,7 +133,7 @@ def _page_failed(
             canonical_url=None,
         )
         note = f"page failed ({error}); stored from the feed's title and summary"
-        stored = record(rt, pending, from_feed, note=note)
+        stored = article_record(rt, pending, from_feed, note=note)
         hits = rt.matcher.match(stored.title, stored.text, source=pending.source, language=stored.language)
         matched = store_article(
             session, rt, pending.id, pending.source, stored, hits, notify=notify, attempts=attempts
@@ -199,7 +199,7 @@ async def process_article(
         return _attempt_failed(rt, pending, str(exc), None, notify)
 
     page_url = page_canonical(extracted.canonical_url)
-    stored = record(rt, pending, extracted, page_url=page_url)
+    stored = article_record(rt, pending, extracted, page_url=page_url)
     hits = rt.matcher.match(stored.title, stored.text, source=source_name, language=stored.language)
     try:
         with transaction(rt.factory) as session:

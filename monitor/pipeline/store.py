@@ -203,7 +203,7 @@ def reclaim(factory: sessionmaker[Session], candidates: list[Candidate], window:
 
 @dataclass(frozen=True)
 class ArticleRecord:
-    """What is stored of a processed article: the row's new values (see ``article.record``)."""
+    """What is stored of a processed article: the row's new values (built by ``article.article_record``)."""
 
     title: str | None
     text: str
