@@ -12,6 +12,7 @@ The units of work are plain functions over the runtime and database sessions, so
 - ``policy``: the decisions (retry, backoff, Retry-After, set-aside, dedupe), as pure functions.
 """
 
+from monitor.dates import DateRange  # a backfill's range: re-exported for callers of the old module
 from monitor.pipeline.article import process_article
 from monitor.pipeline.matches import RematchCounts, record_matches, rematch_stored
 from monitor.pipeline.pending import PendingArticle, backfill_pending, due_articles, load_pending
@@ -20,6 +21,7 @@ from monitor.pipeline.poll import PollReport, discover, poll_all, poll_source, p
 from monitor.pipeline.store import reopen, store_article, store_candidates
 
 __all__ = [
+    "DateRange",
     "RETRY_AFTER_MAX",
     "PendingArticle",
     "PollReport",
