@@ -19,18 +19,9 @@ def seconds(moment: datetime) -> float:
 
 
 def result(status: int, *, error: str | None = None, robots: str | None = None) -> FetchResult:
-    return FetchResult(
-        url="https://news.example/feed",
-        final_url="https://news.example/feed",
-        status=status,
-        headers={},
-        body=None,
-        etag=None,
-        last_modified=None,
-        content_hash=None,
-        error=error,
-        robots=robots,
-    )
+    url = "https://news.example/feed"
+    unset = dict.fromkeys(("body", "etag", "last_modified", "content_hash"))
+    return FetchResult(url, url, status, {}, **unset, error=error, robots=robots)
 
 
 def test_backoff_doubles_from_its_base_up_to_its_cap_with_ten_percent_jitter():
