@@ -95,7 +95,8 @@ def scenario(n: int, mode: str, port: int, host: str = "127.0.0.1") -> dict:
     from sqlalchemy import insert, update
 
     from monitor.config import load
-    from monitor.db.models import DONE, Article, Source, utcnow
+    from monitor.dates import utcnow
+    from monitor.db.models import Article, ArticleStatus, Source
     from monitor.db.session import transaction
     from monitor.pipeline import poll_all
     from monitor.runtime import Settings, open_runtime
@@ -128,7 +129,7 @@ def scenario(n: int, mode: str, port: int, host: str = "127.0.0.1") -> dict:
                         now = utcnow()
                         rows = [
                             {"source_id": rt.source_ids[f"s{i}"], "url": f"{base}/a/{i}-{k}", "fetch_url": f"{base}/a/{i}-{k}",
-                             "guid": f"g{i}-{k}", "status": DONE, "discovered_at": now, "origin": "live", "attempts": 0}
+                             "guid": f"g{i}-{k}", "status": ArticleStatus.DONE, "discovered_at": now, "origin": "live", "attempts": 0}
                             for i in range(n) for k in range(ENTRIES)
                         ]  # fmt: skip
                         s.execute(insert(Article), rows)

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from monitor.db.migrate import upgrade  # noqa: E402
-from monitor.db.models import DONE, Article, Source, Story, StoryBand  # noqa: E402
+from monitor.db.models import Article, ArticleStatus, Source, Story, StoryBand  # noqa: E402
 from monitor.db.session import make_engine, make_sessionmaker, transaction  # noqa: E402
 from monitor.stories import assign_story, fingerprint, similarity  # noqa: E402
 
@@ -158,7 +158,7 @@ def build(
                 "published_at": d,
                 "discovered_at": d,
                 "origin": "live",
-                "status": DONE,
+                "status": ArticleStatus.DONE,
                 "attempts": 0,
                 "story_id": i + 1,
             }
@@ -207,7 +207,7 @@ def probe(path: Path, recent: list, writer: Writer, count: int, seed: int) -> di
                 title=title,
                 text=text,
                 published_at=published,
-                status=DONE,
+                status=ArticleStatus.DONE,
             )
             s.add(art)
             s.flush()

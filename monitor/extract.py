@@ -24,14 +24,17 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pebble
 import trafilatura
 from lxml.html import HtmlElement
-from trafilatura.utils import detect_encoding, load_html
+from trafilatura.utils import load_html
+
+from monitor.dates import iso_page_date, page_published
+from monitor.decode import GZIP_MAGIC, decode_html
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,6 @@ _DATE_PARAMS: dict[str, Any] = {
     # a date in the URL is day-only: look at the markup (which often has the time) first
     "deferred_url_extractor": True,
 }
-_EARLIEST = datetime(1995, 1, 1)
 FULL_PASS_BELOW_CHARS = 1000  # a fast-pass text shorter than this gets the full pass
 MIN_TEXT_CHARS = 25
 """Less text than this (a lone link or caption that trafilatura fell back on) is not an article."""
@@ -70,59 +72,7 @@ class ExtractError(Exception):
     """The page yielded no usable article; the message is one line."""
 
 
-# --- decoding -----------------------------------------------------------------------------------
-
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-_META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""", re.I)
-# labels browsers read as a superset (WHATWG Encoding Standard)
-_SUPERSETS = {"iso8859-1": "cp1252", "ascii": "cp1252", "iso8859-9": "cp1254", "tis-620": "cp874"}
-_BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b")
-
-
-def _codec(label: str | bytes | None) -> str | None:
-    """Python codec name for a charset label, None if unknown or not ASCII-compatible."""
-    if not label:
-        return None
-    if isinstance(label, bytes):
-        label = label.decode("ascii", "ignore")
-    try:
-        name = codecs.lookup(label.strip().lower()).name
-    except LookupError:
-        return None
-    if name.startswith(("utf-16", "utf-32")):  # a page readable as ASCII is not UTF-16
-        return "utf-8"
-    return _SUPERSETS.get(name, name)
-
-
-def decode_html(body: bytes, charset: str | None = None) -> str:
-    """Decode a page: BOM, valid UTF-8, then the declared charset (HTTP header, <meta>, <?xml?>),
-    then charset_normalizer's guess, then UTF-8 with replacement characters.
-
-    Valid UTF-8 wins over a declaration because servers and templates often mislabel UTF-8 pages
-    as ISO-8859-1, while legacy-encoded text is almost never valid UTF-8 by accident.
-    """
-    for bom, codec in _BOMS:
-        if body.startswith(bom):
-            return body.decode(codec, "replace")
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    head = body[:4096]
-    declared = [charset, *(m.group(1) for m in (_META_CHARSET.search(head), _XML_ENCODING.search(head)) if m)]
-    for codec in (_codec(label) for label in declared):
-        if codec and codec != "utf-8":
-            try:
-                return body.decode(codec)
-            except UnicodeDecodeError:
-                continue
-    for guess in detect_encoding(body):
-        try:
-            return body.decode(guess)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return body.decode("utf-8", "replace")
+_BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", GZIP_MAGIC)
 
 
 # --- metadata trafilatura does not give ---------------------------------------------------------
@@ -133,7 +83,6 @@ _ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting
 _META_DATE_KEYS = ("article:published_time", "og:article:published_time", "datepublished",
                    "parsely-pub-date", "sailthru.date", "publish-date", "publishdate", "pubdate",
                    "dcterms.issued", "dc.date.issued", "dcterms.created", "dc.date")  # fmt: skip
-_HAS_TIME = re.compile(r"\d[T ]\d{1,2}:\d{2}|T\d{4}")
 _LANG = re.compile(r"^([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]+)*$")
 
 
@@ -176,47 +125,9 @@ def _structured_dates(tree: HtmlElement) -> Iterator[str]:
         yield element.get("datetime")
 
 
-def _parse_date(value: str | None) -> tuple[datetime, bool] | None:
-    """(datetime, has_time) for a plausible ISO 8601 value; naive unless it carries an offset."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    now = datetime.now(UTC) + timedelta(days=2)
-    if not _EARLIEST <= parsed.replace(tzinfo=None) <= now.replace(tzinfo=None):
-        return None
-    has_time = bool(_HAS_TIME.search(value)) and not (
-        parsed.time() == datetime.min.time() and not parsed.tzinfo
-    )
-    return parsed, has_time
-
-
-def _vague(guess: tuple[datetime, bool], url: str) -> bool:
-    """htmldate's last resorts (a copyright year, a bare year or month) come out as the 1st of a
-    month at midnight: too vague to date an article unless the URL says so."""
-    day, has_time = guess
-    return (
-        not has_time and day.day == 1 and not re.search(rf"{day.year}[/-]?{day.month:02}[/-]?01(?!\d)", url)
-    )
-
-
 def _page_date(tree: HtmlElement) -> tuple[datetime, bool] | None:
     """The first plausible date of `_structured_dates`, with whether it has a time of day."""
-    return next((p for p in map(_parse_date, _structured_dates(tree)) if p), None)
-
-
-def _published(page: tuple[datetime, bool] | None, htmldate_value: str | None, url: str) -> datetime | None:
-    """The page's own datePublished / article:published_time, else htmldate's; the one with a time
-    of day wins when both name the same day."""
-    guess = _parse_date(htmldate_value)
-    if guess and _vague(guess, url):
-        guess = None
-    if page and (page[1] or not guess or not guess[1] or guess[0].date() != page[0].date()):
-        return page[0]
-    return guess[0] if guess else None
+    return next((p for p in map(iso_page_date, _structured_dates(tree)) if p), None)
 
 
 def _language(tree: HtmlElement, found: str | None) -> str | None:
@@ -316,7 +227,7 @@ def extract_page(body: bytes, url: str, charset: str | None = None) -> Extracted
         return Extracted(
             title=title,
             text=text,
-            published=_published(page_date, doc.date, url),
+            published=page_published(page_date, doc.date, url),
             language=_language(tree, doc.language),
             author=_clean(doc.author),
             canonical_url=_canonical_url(tree, url),

@@ -9,14 +9,15 @@ unnoticed for a day.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
-from monitor.db.models import FAILED, PENDING, Article, Source, utcnow
+from monitor.dates import utcnow
+from monitor.db.models import Article, ArticleStatus, Origin, Source
 
 FAILING_AFTER = 3  # consecutive failed polls
 CADENCE_SAMPLE = 20  # recent articles used to learn a source's cadence
@@ -26,21 +27,26 @@ SILENT_MIN = timedelta(hours=2)
 
 @dataclass
 class SourceHealth:
+    """One source as ``monitor status`` and operator alerts see it (empty until first synced)."""
+
     name: str
     kind: str
     url: str
-    last_success_at: datetime | None
-    last_error: str | None
-    last_error_at: datetime | None
-    consecutive_failures: int
-    next_poll_at: datetime | None
-    disabled: str | None
-    items_24h: int
-    last_item_at: datetime | None
-    usual_gap: timedelta | None
-    pending: int
-    failed_pages: int
-    flags: list[str]
+    consecutive_failures: int = 0  # polls failed in a row
+    items_24h: int = 0  # new live articles in the last 24 hours
+    pending: int = 0  # articles waiting for their page
+    failed_pages: int = 0  # articles given up on
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    disabled: str | None = None
+    last_item_at: datetime | None = None
+    usual_gap: timedelta | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+_POLL_STATE = ("last_success_at", "last_error", "last_error_at", "next_poll_at")  # copied from the row
 
 
 def usual_gap(times: list[datetime]) -> timedelta | None:
@@ -85,13 +91,9 @@ def source_health(session: Session, config: Config, now: datetime | None = None)
     for cfg in config.sources:
         row = rows.get(cfg.name)
         if row is None:  # never synced yet
-            out.append(
-                SourceHealth(
-                    cfg.name, cfg.kind, cfg.url, None, None, None, 0, None, None, 0, None, None, 0, 0, []
-                )
-            )
+            out.append(SourceHealth(cfg.name, cfg.kind, cfg.url))
             continue
-        live = (Article.source_id == row.id) & (Article.origin == "live")
+        live = (Article.source_id == row.id) & (Article.origin == Origin.LIVE)
         recent = list(
             session.scalars(
                 select(Article.discovered_at)
@@ -108,7 +110,10 @@ def source_health(session: Session, config: Config, now: datetime | None = None)
         counts = dict(
             session.execute(
                 select(Article.status, func.count())
-                .where(Article.source_id == row.id, Article.status.in_([PENDING, FAILED]))
+                .where(
+                    Article.source_id == row.id,
+                    Article.status.in_([ArticleStatus.PENDING, ArticleStatus.FAILED]),
+                )
                 .group_by(Article.status)
             ).all()
         )
@@ -117,20 +122,17 @@ def source_health(session: Session, config: Config, now: datetime | None = None)
         last_item = recent[0] if recent else None
         out.append(
             SourceHealth(
-                name=cfg.name,
-                kind=cfg.kind,
-                url=cfg.url,
-                last_success_at=row.last_success_at,
-                last_error=row.last_error,
-                last_error_at=row.last_error_at,
+                cfg.name,
+                cfg.kind,
+                cfg.url,
+                **{name: getattr(row, name) for name in _POLL_STATE},
                 consecutive_failures=row.consecutive_failures or 0,
-                next_poll_at=row.next_poll_at,
                 disabled=disabled,
                 items_24h=items_24h or 0,
                 last_item_at=last_item,
                 usual_gap=gap,
-                pending=counts.get(PENDING, 0),
-                failed_pages=counts.get(FAILED, 0),
+                pending=counts.get(ArticleStatus.PENDING, 0),
+                failed_pages=counts.get(ArticleStatus.FAILED, 0),
                 flags=flags_for(
                     consecutive_failures=row.consecutive_failures or 0,
                     interval=cfg.interval,

@@ -13,6 +13,8 @@ from monitor.db.models import Article, Match, Source, Topic
 
 @dataclass
 class MatchRow:
+    """A matched article as ``monitor matches`` lists it."""
+
     topic: str
     title: str | None
     source: str

@@ -21,7 +21,8 @@ from monitor.alerts.outbox import SendStats, send_pending
 from monitor.alerts.send import send_message
 from monitor.checks import load_config
 from monitor.config import Config, ConfigError
-from monitor.db.models import Source, utcnow
+from monitor.dates import utcnow
+from monitor.db.models import Source
 from monitor.health import source_health
 from monitor.metrics import make_app, start_http, tick_age
 from monitor.pipeline import PollReport, poll_all, poll_source

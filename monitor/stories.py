@@ -49,7 +49,8 @@ from rapidfuzz import fuzz
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from monitor.db.models import Article, Story, StoryBand, utcnow
+from monitor.dates import utcnow
+from monitor.db.models import Article, Story, StoryBand
 from monitor.match.normalize import normalize
 
 __all__ = [

@@ -12,25 +12,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Config, TopicConfig
-from monitor.db.models import (
-    DONE,
-    OUT_FAILED,
-    OUT_PENDING,
-    OUT_SKIPPED,
-    Alert,
-    Article,
-    Match,
-    Source,
-    Topic,
-    utcnow,
-)
+from monitor.db.models import Article, ArticleStatus, Match, Source, Topic
 from monitor.db.session import transaction
-from monitor.db.sync import topic_definition
+from monitor.db.sync import store_topic, topic_definition
 from monitor.match import Matcher, TopicMatch
+from monitor.pipeline.matches import rematch_stored
+from monitor.queries import MatchRow
 
 __all__ = ["BacktestReport", "BacktestRow", "RematchReport", "backtest", "rematch"]
 
@@ -38,17 +29,10 @@ CHUNK = 500
 
 
 @dataclass
-class BacktestRow:
+class BacktestRow(MatchRow):
     """One stored article and what the topic makes of it (or made of it, for a dropped match)."""
 
     article_id: int
-    title: str | None
-    source: str
-    published: datetime | None
-    url: str
-    terms: list[str]
-    fields: list[str]
-    snippet: str | None
     stored: bool  # the topic already has a stored match for this article
 
 
@@ -109,7 +93,7 @@ def backtest(
     row = session.scalars(select(Topic).where(Topic.name == topic.name)).first()
     topic_id = row.id if row is not None else None
     report.changed = row is not None and row.definition != topic_definition(topic)
-    query = select(Article.id).where(Article.status == DONE)
+    query = select(Article.id).where(Article.status == ArticleStatus.DONE)
     if since is not None:
         query = query.where(Article.published_at >= since)
     newest_first = query.order_by(Article.published_at.desc().nulls_last(), Article.id.desc())
@@ -127,34 +111,26 @@ def backtest(
             hit = _match(matcher, article)
             old = stored.get(article_id)
             if hit is not None:
-                report.matches.append(
-                    BacktestRow(
-                        article_id,
-                        article.title,
-                        article.name,
-                        article.published_at,
-                        article.url,
-                        hit.terms,
-                        hit.fields,
-                        hit.snippet,
-                        old is not None,
-                    )  # fmt: skip
-                )
+                report.matches.append(_row(topic, article, hit, stored=old is not None))
             elif old is not None:
-                report.dropped.append(
-                    BacktestRow(
-                        article_id,
-                        article.title,
-                        article.name,
-                        article.published_at,
-                        article.url,
-                        list(old.terms),
-                        list(old.fields),
-                        old.snippet,
-                        True,
-                    )  # fmt: skip
-                )
+                report.dropped.append(_row(topic, article, old, stored=True))
     return report
+
+
+def _row(topic: TopicConfig, article, found: TopicMatch | Match, *, stored: bool) -> BacktestRow:
+    """A backtest row: the article, and the terms, fields and snippet of a match (new or stored)."""
+    return BacktestRow(
+        topic.name,
+        article.title,
+        article.name,
+        article.published_at,
+        article.url,
+        list(found.terms),
+        list(found.fields),
+        found.snippet,
+        article_id=article.id,
+        stored=stored,
+    )
 
 
 def rematch(
@@ -164,84 +140,18 @@ def rematch(
     topic's current definition (so the start-up warning about a changed topic stops).
 
     New matches are stored without outbox rows: a rematch never alerts. Matches that no longer
-    hold are deleted; the others get their terms, fields and snippet refreshed. Work is committed
-    chunk by chunk (the daemon can keep writing); an interrupted rematch can simply be run again.
+    hold are deleted (their unsent alerts withdrawn); the others get their terms, fields and
+    snippet refreshed (``monitor.pipeline.matches.rematch_stored``). Work is committed chunk by
+    chunk (the daemon can keep writing); an interrupted rematch can simply be run again.
     Raises KeyError for a topic not in the config, QueryError for a bad one.
     """
     topic = next((t for t in config.topics if t.name == name), None)
     if topic is None:
         raise KeyError(name)
     matcher = Matcher([topic])
-    report = RematchReport(name)
     with transaction(factory) as session:
-        row = session.scalars(select(Topic).where(Topic.name == name)).first()
-        if row is None:
-            row = Topic(name=name, definition=topic_definition(topic))
-            session.add(row)
-            session.flush()
-        topic_id = row.id
-    last_id = 0
-    while True:
-        with transaction(factory) as session:
-            rows = session.execute(
-                select(*_COLUMNS)
-                .join(Article.source)
-                .where(Article.status == DONE, Article.id > last_id)
-                .order_by(Article.id)
-                .limit(chunk_size)
-            ).all()
-            if not rows:
-                break
-            last_id = rows[-1].id
-            _rematch_chunk(session, matcher, topic_id, rows, report)
+        topic_id = store_topic(session, topic)
+    counts = rematch_stored(factory, matcher, {name: topic_id}, prune=True, chunk_size=chunk_size)
     with transaction(factory) as session:
-        row = session.get(Topic, topic_id)
-        row.definition = topic_definition(topic)
-        row.updated_at = utcnow()
-    return report
-
-
-def _rematch_chunk(session: Session, matcher: Matcher, topic_id: int, rows, report: RematchReport) -> None:
-    ids = [r.id for r in rows]
-    stored = {
-        m.article_id: m
-        for m in session.scalars(select(Match).where(Match.topic_id == topic_id, Match.article_id.in_(ids)))
-    }
-    gone = []
-    for article in rows:
-        report.scanned += 1
-        hit = _match(matcher, article)
-        old = stored.get(article.id)
-        if hit is None:
-            if old is not None:
-                gone.append((old.id, article.id))
-        elif old is None:
-            session.add(
-                Match(
-                    article_id=article.id,
-                    topic_id=topic_id,
-                    terms=hit.terms,
-                    fields=hit.fields,
-                    snippet=hit.snippet,
-                    created_at=utcnow(),
-                )
-            )
-            report.added += 1
-        else:
-            if (list(old.terms), list(old.fields), old.snippet) != (hit.terms, hit.fields, hit.snippet):
-                old.terms, old.fields, old.snippet = hit.terms, hit.fields, hit.snippet
-            report.kept += 1
-    if gone:
-        session.execute(delete(Match).where(Match.id.in_([m for m, _ in gone])))
-        # An alert not sent yet for a match that no longer holds is withdrawn, not sent.
-        session.execute(
-            update(Alert)
-            .where(
-                Alert.topic_id == topic_id,
-                Alert.article_id.in_([a for _, a in gone]),
-                Alert.status.in_((OUT_PENDING, OUT_FAILED)),
-            )
-            .values(status=OUT_SKIPPED, last_error="withdrawn: the topic no longer matches (topics rematch)")
-            .execution_options(synchronize_session=False)
-        )
-        report.removed += len(gone)
+        store_topic(session, topic, definition=True)
+    return RematchReport(name, counts.scanned, counts.added, counts.removed, counts.kept)

@@ -22,7 +22,14 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
-__all__ = ["canonical_url", "is_tracking_param", "redact_url", "TRACKING_PARAMS", "TRACKING_PREFIXES"]
+__all__ = [
+    "absolute_http",
+    "canonical_url",
+    "is_tracking_param",
+    "redact_url",
+    "TRACKING_PARAMS",
+    "TRACKING_PREFIXES",
+]
 
 TRACKING_PARAMS = frozenset(
     {
@@ -43,6 +50,19 @@ _PATH_SAFE = frozenset(_UNRESERVED | set(_SUB_DELIMS) | set(":@/"))
 _QUERY_SAFE = frozenset(_UNRESERVED | set(_SUB_DELIMS) | set(":@/?"))
 _HEX = frozenset("0123456789abcdefABCDEF")
 _STRIP_CHARS = re.compile(r"[\t\r\n]")
+
+
+def absolute_http(value: object, base: str) -> str | None:
+    """``value`` (a link as written in a feed or sitemap) joined on ``base``, when that makes an
+    http(s) URL with a host; None for anything else (empty, not a string, malformed, mailto: …)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        url = urljoin(base, value.strip())
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 def is_tracking_param(name: str) -> bool:

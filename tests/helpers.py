@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from monitor.alerts.outbox import enqueue
 from monitor.checks import load_config
 from monitor.config import ChannelConfig, Config
-from monitor.db.models import DONE, Alert, Article, Match, Source, Story, Topic
+from monitor.db.models import Alert, Article, ArticleStatus, Match, Source, Story, Topic
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.runtime import Settings
 from monitor.scheduler import run_once
@@ -241,7 +241,7 @@ def add_story(
             title=title,
             text="… said Amal Seghrouchni on Monday …",
             published_at=T0,
-            status=DONE,
+            status=ArticleStatus.DONE,
             story=story,
         )
         s.add_all([src, top, story, art])
@@ -256,7 +256,7 @@ def add_story(
                     fetch_url=other_url,
                     title=title,
                     published_at=T0 + timedelta(hours=1 + i),
-                    status=DONE,
+                    status=ArticleStatus.DONE,
                     story=story,
                 )
             )

@@ -21,21 +21,8 @@ from monitor.alerts.outbox import SendStats, claim, enqueue, send_pending
 from monitor.alerts.render import AlertView, build_view, render
 from monitor.alerts.send import send_message
 from monitor.config import ChannelConfig, Config
-from monitor.db.models import (
-    OUT_DEAD,
-    OUT_FAILED,
-    OUT_PENDING,
-    OUT_SENDING,
-    OUT_SENT,
-    OUT_SKIPPED,
-    Alert,
-    Article,
-    Match,
-    Source,
-    Story,
-    Topic,
-    utcnow,
-)
+from monitor.dates import utcnow
+from monitor.db.models import Alert, Article, Match, OutboxStatus, Source, Story, Topic
 from monitor.db.session import transaction
 from tests.helpers import T0, add_story, channels_config, outbox_rows
 from tests.servers import Response, free_port
@@ -86,12 +73,12 @@ def test_enqueue_adds_each_channel_once(session_factory):
             story_id=story_id,
             article_id=row.article_id,
             channels=["quiet"],
-            status=OUT_SKIPPED,
+            status=OutboxStatus.SKIPPED,
         )
     assert (again, more, muted) == (0, 1, 1)
     rows = outbox_rows(session_factory)
     assert sorted(r.channel for r in rows) == ["hook", "log", "mail", "quiet"]
-    assert {r.channel: r.status for r in rows}["quiet"] == OUT_SKIPPED
+    assert {r.channel: r.status for r in rows}["quiet"] == OutboxStatus.SKIPPED
 
 
 def test_enqueue_is_rolled_back_with_the_callers_transaction(session_factory):
@@ -129,7 +116,7 @@ def test_json_channel_gets_one_post_with_the_alert(session_factory, site, t0):
     assert "2026-11-23 15:04 (Africa/Casablanca)" in message
     assert "… said Amal Seghrouchni on Monday …" in message
     (row,) = outbox_rows(session_factory)
-    assert row.status == OUT_SENT and row.sent_at == t0 and row.attempts == 1
+    assert row.status == OutboxStatus.SENT and row.sent_at == t0 and row.attempts == 1
     assert row.result["ok"] is True and row.result["services"][0]["service"] == "JSON"
 
     assert send_pending(session_factory, cfg, now=t0 + timedelta(days=1)) == SendStats()
@@ -238,7 +225,7 @@ def test_down_channel_is_retried_later_and_delivered_once(session_factory, site,
 
     assert send_pending(session_factory, cfg, now=t0) == SendStats(failed=1)
     (row,) = outbox_rows(session_factory)
-    assert row.status == OUT_FAILED and row.attempts == 1
+    assert row.status == OutboxStatus.FAILED and row.attempts == 1
     assert t0 + timedelta(seconds=60) <= row.next_attempt_at <= t0 + timedelta(seconds=66)
     assert "500" in row.last_error and "\n" not in row.last_error
 
@@ -250,14 +237,14 @@ def test_down_channel_is_retried_later_and_delivered_once(session_factory, site,
     assert send_pending(session_factory, cfg, now=t0 + timedelta(hours=1)) == SendStats()
     assert len(site.posts("/hook")) == 2  # the failed try, then exactly one delivery
     (row,) = outbox_rows(session_factory)
-    assert row.status == OUT_SENT and row.attempts == 2
+    assert row.status == OutboxStatus.SENT and row.attempts == 2
 
 
 def test_unreachable_channel_says_connection_refused(session_factory, t0):
     add_story(session_factory, ["hook"])
     send_pending(session_factory, channels_config(("hook", f"json://127.0.0.1:{free_port()}/hook")), now=t0)
     (row,) = outbox_rows(session_factory)
-    assert row.status == OUT_FAILED
+    assert row.status == OutboxStatus.FAILED
     assert "refused" in row.last_error.lower()
 
 
@@ -303,7 +290,7 @@ def test_concurrent_senders_never_send_a_row_twice(session_factory, site, t0):
     assert {json.loads(p.body)["title"] for p in site.posts("/hook")} == {
         "[Seghrouchni] Minister Seghrouchni opens the data centre"
     }
-    assert all(r.status == OUT_SENT for r in outbox_rows(session_factory))
+    assert all(r.status == OutboxStatus.SENT for r in outbox_rows(session_factory))
 
 
 def test_row_stuck_in_sending_is_retried_after_its_lease(session_factory, site, t0):
@@ -315,18 +302,18 @@ def test_row_stuck_in_sending_is_retried_after_its_lease(session_factory, site, 
         s.execute(
             update(Alert)
             .where(Alert.id == first)
-            .values(status=OUT_SENDING, claimed_until=t0 - timedelta(minutes=1))
+            .values(status=OutboxStatus.SENDING, claimed_until=t0 - timedelta(minutes=1))
         )
         s.execute(
             update(Alert)
             .where(Alert.id == second)
-            .values(status=OUT_SENDING, claimed_until=t0 + timedelta(minutes=1))
+            .values(status=OutboxStatus.SENDING, claimed_until=t0 + timedelta(minutes=1))
         )
     cfg = channels_config(("hook", f"json://127.0.0.1:{site.port}/hook"))
 
     assert send_pending(session_factory, cfg, now=t0) == SendStats(sent=1)
     statuses = {r.id: r.status for r in outbox_rows(session_factory)}
-    assert statuses == {first: OUT_SENT, second: OUT_SENDING}
+    assert statuses == {first: OutboxStatus.SENT, second: OutboxStatus.SENDING}
     (post,) = site.posts("/hook")
     assert "https://mwn.example/news/1" in post.json()["message"]
 
@@ -342,7 +329,7 @@ def test_gives_up_after_max_attempts(session_factory, site, t0):
         now += timedelta(hours=7)  # past any backoff (capped at 6 h + jitter)
     assert outcomes == [SendStats(failed=1), SendStats(failed=1), SendStats(dead=1), SendStats()]
     (row,) = outbox_rows(session_factory)
-    assert row.status == OUT_DEAD and row.attempts == 3 and row.next_attempt_at is None
+    assert row.status == OutboxStatus.DEAD and row.attempts == 3 and row.next_attempt_at is None
     assert "503" in row.last_error
     assert len(site.posts("/hook")) == 3
 
@@ -369,7 +356,7 @@ def test_channel_removed_from_config_goes_dead(session_factory, site, t0):
     )
     assert stats == SendStats(dead=1)
     (row,) = outbox_rows(session_factory)
-    assert row.status == OUT_DEAD
+    assert row.status == OutboxStatus.DEAD
     assert "'gone'" in row.last_error and "config" in row.last_error
     assert site.requests == []
 
@@ -383,8 +370,8 @@ def test_digest_channels_are_left_pending(session_factory, site, t0):
     )
     assert send_pending(session_factory, cfg, now=t0) == SendStats(sent=1)
     assert {r.channel: r.status for r in outbox_rows(session_factory)} == {
-        "daily": OUT_PENDING,
-        "hook": OUT_SENT,
+        "daily": OutboxStatus.PENDING,
+        "hook": OutboxStatus.SENT,
     }
     assert site.posts("/daily") == []
 
@@ -401,7 +388,7 @@ def test_skipped_rows_are_never_sent(session_factory, site, t0):
             story_id=story_id,
             article_id=row.article_id,
             channels=["hook"],
-            status=OUT_SKIPPED,
+            status=OutboxStatus.SKIPPED,
         )
     assert send_pending(
         session_factory, channels_config(("hook", f"json://127.0.0.1:{site.port}/hook")), now=t0
@@ -417,7 +404,7 @@ def test_limit_bounds_one_run(session_factory, site, t0):
     assert send_pending(session_factory, cfg, now=t0, limit=2).sent == 2
     assert send_pending(session_factory, cfg, now=t0, limit=2).sent == 1
     with session_factory() as s:
-        assert s.scalar(select(func.count()).where(Alert.status == OUT_SENT)) == 3
+        assert s.scalar(select(func.count()).where(Alert.status == OutboxStatus.SENT)) == 3
 
 
 # --------------------------------------------------------------------------- console:// and logfile://
@@ -577,7 +564,7 @@ def test_flood_is_bundled_and_held_never_dropped(session_factory, site, t0):
     assert site.posts("/hook")[-1].json()["digest"]["count"] == 2
 
     rows = outbox_rows(session_factory)
-    assert len(rows) == 6 and all(r.status == OUT_SENT for r in rows)
+    assert len(rows) == 6 and all(r.status == OutboxStatus.SENT for r in rows)
     sent_at = sorted({(r.bundle_id, r.sent_at) for r in rows}, key=lambda x: x[1])
     assert [at - t0 for _, at in sent_at] == [timedelta(0), timedelta(minutes=10), timedelta(minutes=61)]
     for i, (_, at) in enumerate(sent_at):  # never more than 2 messages in any hour
@@ -598,7 +585,7 @@ def test_failed_bundle_is_retried_not_dropped(session_factory, site, t0):
         add_story(session_factory, ["hook"], n=n)
     cfg = limited(site, 1)
     assert send_pending(session_factory, cfg, now=t0) == SendStats(failed=3)
-    assert {r.status for r in outbox_rows(session_factory)} == {OUT_FAILED}
+    assert {r.status for r in outbox_rows(session_factory)} == {OutboxStatus.FAILED}
     site.route("/hook", Response("ok"))
     assert send_pending(session_factory, cfg, now=t0 + timedelta(minutes=3)) == SendStats(sent=3, bundles=1)
     assert site.posts("/hook")[-1].json()["digest"]["count"] == 3
@@ -644,7 +631,7 @@ def test_sender_killed_mid_send_delivers_at_most_once_more(db_url, session_facto
 
     assert kill_sender(db_url, hook, when, t0) == -9
     (row,) = outbox_rows(session_factory)
-    assert row.status == OUT_SENDING
+    assert row.status == OutboxStatus.SENDING
     before = len(site.posts("/hook"))
     assert before == (0 if when == "after-claim" else 1)
 
@@ -653,7 +640,7 @@ def test_sender_killed_mid_send_delivers_at_most_once_more(db_url, session_facto
     assert send_pending(session_factory, cfg, now=t0 + timedelta(seconds=301)) == SendStats(sent=1)
     assert send_pending(session_factory, cfg, now=t0 + timedelta(hours=2)) == SendStats()
     assert len(site.posts("/hook")) == before + 1  # delivered; at most once more
-    assert outbox_rows(session_factory)[0].status == OUT_SENT
+    assert outbox_rows(session_factory)[0].status == OutboxStatus.SENT
 
 
 # --------------------------------------------------------------------------- highlighting and rich forms
@@ -721,7 +708,7 @@ def test_list_and_retry(session_factory, site, t0):
         assert len(list_alerts(s)) == 3 and len(list_alerts(s, limit=1)) == 1
         with pytest.raises(ValueError, match="unknown status"):
             list_alerts(s, status="lost")
-    pending_id = next(r.id for r in outbox_rows(session_factory) if r.status == OUT_PENDING)
+    pending_id = next(r.id for r in outbox_rows(session_factory) if r.status == OutboxStatus.PENDING)
 
     with transaction(session_factory) as s:
         one = retry_alerts(s, [dead[0].id, pending_id, 999])
@@ -732,7 +719,7 @@ def test_list_and_retry(session_factory, site, t0):
 
     site.route("/hook", Response("ok"))
     assert send_pending(session_factory, cfg, now=t0 + timedelta(seconds=10)).sent == 3
-    assert {r.status for r in outbox_rows(session_factory)} == {OUT_SENT}
+    assert {r.status for r in outbox_rows(session_factory)} == {OutboxStatus.SENT}
     # A sent row can be replayed on request.
     with transaction(session_factory) as s:
         assert retry_alerts(s, [dead[1].id]).requeued == [dead[1].id]

@@ -21,13 +21,10 @@ import pytest
 from sqlalchemy import select
 
 from monitor.backfill import Progress, SourceSummary, discover_past, run_backfill
-from monitor.dates import parse_user_date
-from monitor.db.models import DONE, OUT_SENT, OUT_SKIPPED, PENDING, Alert, Article, Match, Source, Topic
+from monitor.dates import DateRange, parse_user_date
+from monitor.db.models import Alert, Article, ArticleStatus, Match, OutboxStatus, Source, Topic
 from monitor.db.session import transaction
 from monitor.pipeline import (
-    OUT_OF_RANGE,
-    UNDATED,
-    DateRange,
     due_articles,
     load_pending,
     process_article,
@@ -305,7 +302,7 @@ def snapshot(factory) -> dict:
 
 def stored(factory, *where) -> set[str]:
     with factory() as s:
-        return set(s.scalars(select(Article.url).where(Article.status == DONE, *where)))
+        return set(s.scalars(select(Article.url).where(Article.status == ArticleStatus.DONE, *where)))
 
 
 # --------------------------------------------------------------------------- the tests
@@ -326,14 +323,18 @@ def test_exactly_the_articles_of_the_range_are_stored_and_a_second_run_adds_noth
     assert stored(factory) == outlets.expected()
     assert stored(factory, Article.origin == "backfill") == outlets.expected()
     with factory() as s:
-        statuses = dict(s.execute(select(Article.url, Article.status).where(Article.status != DONE)).all())
+        statuses = dict(
+            s.execute(select(Article.url, Article.status).where(Article.status != ArticleStatus.DONE)).all()
+        )
         dates = dict(s.execute(select(Article.url, Article.published_at)).all())
     a, f = outlets.atlas.url, outlets.front.url
     assert statuses == {
-        a("/news/budget-vote-postponed-again"): OUT_OF_RANGE,
-        a("/news/old-interview-updated"): OUT_OF_RANGE,
-        a("/news/undated-opinion-piece"): UNDATED,
-        f("/2025/07/16/port-traffic-record-month/"): OUT_OF_RANGE,  # the listing's 16 July is within a day
+        a("/news/budget-vote-postponed-again"): ArticleStatus.OUT_OF_RANGE,
+        a("/news/old-interview-updated"): ArticleStatus.OUT_OF_RANGE,
+        a("/news/undated-opinion-piece"): ArticleStatus.UNDATED,
+        f(
+            "/2025/07/16/port-traffic-record-month/"
+        ): ArticleStatus.OUT_OF_RANGE,  # the listing's 16 July is within a day
     }
     # The date kept for a later, wider backfill; news sitemap dates beat the page's own.
     assert dates[a("/news/budget-vote-postponed-again")] == datetime(2025, 7, 17, 10, 0, tzinfo=UTC)
@@ -371,7 +372,7 @@ def test_exactly_the_articles_of_the_range_are_stored_and_a_second_run_adds_noth
     }
     assert sum(s.matched for s in report.sources) == 5
     # Recorded, never sent: no --notify.
-    assert count(factory, Alert) == 5 and count(factory, Alert, Alert.status != OUT_SKIPPED) == 0
+    assert count(factory, Alert) == 5 and count(factory, Alert, Alert.status != OutboxStatus.SKIPPED) == 0
     assert outlets.atlas.posts("/hook") == []
 
     before = snapshot(factory)
@@ -416,8 +417,8 @@ def test_an_interrupted_backfill_resumed_ends_as_an_uninterrupted_one(tmp_path, 
 
     asyncio.run(interrupted())
     factory = db(cfg)
-    assert 4 <= count(factory, Article, Article.status != PENDING) < len(expected["articles"])
-    pending = count(factory, Article, Article.status == PENDING)
+    assert 4 <= count(factory, Article, Article.status != ArticleStatus.PENDING) < len(expected["articles"])
+    pending = count(factory, Article, Article.status == ArticleStatus.PENDING)
     assert pending > 0
     # The daemon leaves a backfill's pending rows alone: processed live, they would be alerted.
     with factory() as s:
@@ -491,8 +492,8 @@ def test_notify_sends_one_digest_per_channel_without_stories_already_alerted(tmp
         assert digital not in json.dumps(payload)
         assert "Backfill" in payload["message"]
     factory = db(cfg)
-    assert count(factory, Alert, Alert.status == OUT_SKIPPED) == 0
-    assert count(factory, Alert, Alert.status == OUT_SENT) == 10
+    assert count(factory, Alert, Alert.status == OutboxStatus.SKIPPED) == 0
+    assert count(factory, Alert, Alert.status == OutboxStatus.SENT) == 10
 
     again = backfill(cfg, notify=True)
     assert again.digests == [] and len(atlas.posts("/hook")) == 2
@@ -574,41 +575,6 @@ def test_feed_pages_stop_at_entries_older_than_the_range_and_at_repeated_pages(t
 
     found = run_discovery(cfg, "Same")  # a feed that ignores ?paged: page 2 repeats page 1
     assert len(found.candidates) == 2 and site.hits("/same/") == 2 and not found.errors
-
-
-def test_listing_next_links_in_other_languages_and_page_numbers():
-    import lxml.html
-
-    from monitor.backfill import next_page
-
-    def doc(body: str):
-        return lxml.html.document_fromstring(f"<html><body>{body}</body></html>")
-
-    base = "https://example.org/section/"
-    assert (
-        next_page(doc('<a href="/p/9">9</a><a rel="next" href="/p/2">x</a>'), base, 1, set())
-        == "https://example.org/p/2"
-    )
-    assert (
-        next_page(doc('<a href="?page=3">3</a><a href="/ar/2">التالي</a>'), base, 1, set())
-        == "https://example.org/ar/2"
-    )
-    assert next_page(doc('<a href="/s/page/5/">5</a><a href="/s/page/2/">2</a>'), base, 1, set()) == (
-        "https://example.org/s/page/2/"
-    )
-    assert next_page(doc('<a href="/s/?paged=4">4</a>'), base, 3, set()) == "https://example.org/s/?paged=4"
-    assert next_page(doc('<a href="/s/n">»</a>'), base, 1, set()) == "https://example.org/s/n"
-    assert next_page(doc('<a href="/s/n">»</a>'), base, 1, {"https://example.org/s/n"}) is None
-    assert next_page(doc('<a href="/about/">About us</a>'), base, 1, set()) is None
-    assert (
-        next_page(doc('<a href="/s/older">Next page »</a>'), base, 1, set()) == "https://example.org/s/older"
-    )
-    assert next_page(doc('<a href="/s/2" aria-label="Page suivante"><i></i></a>'), base, 1, set()) == (
-        "https://example.org/s/2"
-    )
-    # "Newer" goes back; "»" (maybe the last page) loses to a link to page 2.
-    page = '<a href="/s/new">Newer posts</a><a href="/s/page/9/">»</a><a href="/s/page/2/">2</a>'
-    assert next_page(doc(page), base, 1, set()) == "https://example.org/s/page/2/"
 
 
 def test_a_news_sitemap_of_the_last_days_is_completed_by_the_listing(tmp_path, site):
@@ -722,7 +688,7 @@ def test_a_row_live_polling_took_back_is_not_set_aside_by_a_backfill_in_flight(t
 
     assert asyncio.run(go()) == ("not pending", 0)
     with db(cfg)() as s:
-        assert s.execute(select(Article.origin, Article.status)).one() == ("live", PENDING)
+        assert s.execute(select(Article.origin, Article.status)).one() == ("live", ArticleStatus.PENDING)
 
 
 def test_ctrl_c_then_the_same_command_ends_as_an_uninterrupted_backfill(tmp_path, outlets):
@@ -750,14 +716,14 @@ def test_ctrl_c_then_the_same_command_ends_as_an_uninterrupted_backfill(tmp_path
     factory = db(cfg)
     rail = outlets.wire.url("/wire/rail-strike-averted")
     with factory() as s:
-        assert s.scalar(select(Article.status).where(Article.url == rail)) == PENDING
+        assert s.scalar(select(Article.status).where(Article.url == rail)) == ArticleStatus.PENDING
 
     outlets.wire.route("/wire/rail-strike-averted", Response(article_page("Rail strike averted in the news",
                                                                           text_of("Rail strike averted"))))  # fmt: skip
     result = backfill_command(cfg, tmp_path, *RANGE)
     assert result.returncode == 0, result.stderr
     assert stored(factory) == outlets.expected()
-    assert count(factory, Article, Article.status == PENDING) == 0
+    assert count(factory, Article, Article.status == ArticleStatus.PENDING) == 0
 
 
 def test_a_failed_digest_keeps_its_rows_for_the_next_notify_run(tmp_path, outlets):
@@ -767,11 +733,11 @@ def test_a_failed_digest_keeps_its_rows_for_the_next_notify_run(tmp_path, outlet
     (outcome,) = backfill(cfg, sources=["Atlas"], notify=True).digests
     assert outcome.error and outcome.messages == 0 and outcome.rows == 3
     factory = db(cfg)
-    assert count(factory, Alert, Alert.status == OUT_SKIPPED) == 3
+    assert count(factory, Alert, Alert.status == OutboxStatus.SKIPPED) == 3
     once(cfg.model_copy(update={"sources": cfg.sources[:1]}))  # the daemon does not pick them up
     assert len(atlas.posts("/hook")) == 1  # the failed digest only
 
     atlas.route("/hook", Response("ok", content_type="text/plain"))
     (outcome,) = backfill(cfg, sources=["Atlas"], notify=True).digests
     assert (outcome.error, outcome.messages, outcome.rows) == (None, 1, 3)
-    assert len(atlas.posts("/hook")) == 2 and count(factory, Alert, Alert.status == OUT_SENT) == 3
+    assert len(atlas.posts("/hook")) == 2 and count(factory, Alert, Alert.status == OutboxStatus.SENT) == 3

@@ -22,11 +22,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from monitor import pipeline
-from monitor.db.models import DONE, OUT_SENT, PENDING, Alert, Article, Source
+from monitor.db.models import Alert, Article, ArticleStatus, OutboxStatus, Source
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.extract import Extractor
-from monitor.pipeline import RETRY_AFTER_MAX, poll_source
+from monitor.pipeline import RETRY_AFTER_MAX, poll, poll_source
 from monitor.runtime import Settings, open_runtime
 from monitor.scheduler import OperatorAlerts, due_sources, run_daemon
 from tests.helpers import (
@@ -103,7 +102,7 @@ class Spy:
 
     def __init__(self, monkeypatch) -> None:
         self.parsed = self.discovered = self.extracted = 0
-        real_parse, real_discover, real_extract = pipeline.parse_feed, pipeline.discover, Extractor.extract
+        real_parse, real_discover, real_extract = poll.parse_feed, poll.discover, Extractor.extract
         spy = self
 
         def parse_feed(*args, **kwargs):
@@ -118,8 +117,8 @@ class Spy:
             spy.extracted += 1
             return await real_extract(self, *args, **kwargs)
 
-        monkeypatch.setattr(pipeline, "parse_feed", parse_feed)
-        monkeypatch.setattr(pipeline, "discover", discover)
+        monkeypatch.setattr(poll, "parse_feed", parse_feed)
+        monkeypatch.setattr(poll, "discover", discover)
         monkeypatch.setattr(Extractor, "extract", extract)
 
 
@@ -240,7 +239,7 @@ def test_a_far_off_retry_after_on_an_article_page_is_capped(tmp_path, db_url, si
     cfg = make_config(tmp_path, db_url, [{"name": "Atlas", "feed": site.url("/feed.xml")}], hook(site))
     once(cfg, Settings(workers=1, page_retry_base=10, page_retry_max=60))
     ((status, next_fetch),) = rows(cfg, Article.status, Article.next_fetch_at)
-    assert status == PENDING
+    assert status == ArticleStatus.PENDING
     assert timedelta(hours=5) < next_fetch - datetime.now(UTC) <= timedelta(seconds=RETRY_AFTER_MAX)
 
 
@@ -325,7 +324,7 @@ def test_robots_txt_is_obeyed_for_html_pages(tmp_path, db_url, site):
     assert site.hits(private) == 0
     ((status, title, error),) = rows(cfg, Article.status, Article.title, Article.last_error,
                                      where=[Article.url.like("%seghrouchni-campus%")])  # fmt: skip
-    assert status == DONE and title == "Seghrouchni opens an AI campus"
+    assert status == ArticleStatus.DONE and title == "Seghrouchni opens an AI campus"
     assert "robots.txt" in error and "feed" in error
     titles = sorted(p.json()["title"] for p in site.posts("/hook"))
     assert len(titles) == 2
@@ -476,7 +475,7 @@ def test_retry_after_on_an_article_page_holds_the_host_and_the_article(tmp_path,
     ((refused_at, refused_wall),) = refused
     assert len(after.starts) == 1 and after.starts[0] - refused_at >= 0.9  # the host was paused
     ((next_fetch, error),) = rows(cfg, Article.next_fetch_at, Article.last_error,
-                                  where=[Article.status == PENDING])  # fmt: skip
+                                  where=[Article.status == ArticleStatus.PENDING])  # fmt: skip
     assert "429" in error and next_fetch >= refused_wall + timedelta(seconds=0.9)
     time.sleep(max(0.0, (next_fetch - datetime.now(UTC)).total_seconds()) + 0.1)
     reports, _ = once(cfg, settings)
@@ -618,11 +617,11 @@ def _slow_outlet(site, delay: float) -> list[str]:
 
 
 def _all_stored_once(cfg, site, paths: list[str]) -> None:
-    assert sorted(rows(cfg, Article.status)) == [(DONE,)] * len(paths)
+    assert sorted(rows(cfg, Article.status)) == [(ArticleStatus.DONE,)] * len(paths)
     titles = sorted(p.json()["title"] for p in site.posts("/hook"))
     assert len(titles) == 2, titles
     assert titles[0].startswith("[Data centres]") and titles[1].startswith("[Seghrouchni]")
-    assert sorted(rows(cfg, Alert.status)) == [(OUT_SENT,)] * 2
+    assert sorted(rows(cfg, Alert.status)) == [(OutboxStatus.SENT,)] * 2
 
 
 @pytest.mark.parametrize("ctrl_c", [False, True], ids=["sigterm", "ctrl-c"])
@@ -660,10 +659,12 @@ def test_a_killed_daemon_loses_nothing_after_a_restart(tmp_path, site):
         daemon.proc.wait(timeout=30)
     finally:
         daemon.kill()
-    assert PENDING in {s for (s,) in rows(cfg, Article.status)}  # killed with work in flight
+    assert ArticleStatus.PENDING in {s for (s,) in rows(cfg, Article.status)}  # killed with work in flight
     restarted = Daemon(cfg, tmp_path)
     try:
-        wait_for(lambda: sorted(rows(cfg, Article.status)) == [(DONE,)] * 4, 60, "every article done")
+        wait_for(
+            lambda: sorted(rows(cfg, Article.status)) == [(ArticleStatus.DONE,)] * 4, 60, "every article done"
+        )
         wait_for(lambda: len(site.posts("/hook")) >= 2, 30, "the alerts")
         time.sleep(1)  # nothing more should come
         code, _ = restarted.stop()
@@ -697,8 +698,8 @@ def test_work_cut_short_at_the_stop_timeout_is_finished_by_the_next_run(tmp_path
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert "stop timeout: 1 poll(s) cut short" in caplog.text
     statuses = dict(rows(cfg, Article.url, Article.status))
-    assert len(statuses) == 4 and PENDING in statuses.values()  # cut short: some pages not done
-    assert {a for (a,) in rows(cfg, Article.attempts, where=[Article.status == PENDING])} == {
+    assert len(statuses) == 4 and ArticleStatus.PENDING in statuses.values()  # cut short: some pages not done
+    assert {a for (a,) in rows(cfg, Article.attempts, where=[Article.status == ArticleStatus.PENDING])} == {
         0
     }  # no attempt spent
 
@@ -748,7 +749,7 @@ def test_status_flags_failing_silent_and_disabled_sources(tmp_path, site):
         quiet = s.scalar(select(Source.id).where(Source.name == "Quiet"))
         for i in range(6):
             url = f"{site.base}/quiet/{i}"
-            s.add(Article(source_id=quiet, url=url, fetch_url=url, status=DONE, origin="live",
+            s.add(Article(source_id=quiet, url=url, fetch_url=url, status=ArticleStatus.DONE, origin="live",
                           discovered_at=now - timedelta(hours=10 + i)))  # fmt: skip
     engine.dispose()
 

@@ -13,7 +13,8 @@ from sqlalchemy import select, update
 from monitor.alerts.digest import DigestStats, latest_boundary, send_digests
 from monitor.alerts.outbox import claim_where, send_pending
 from monitor.config import Config
-from monitor.db.models import OUT_FAILED, OUT_PENDING, OUT_SENDING, OUT_SENT, Alert, ChannelState, utcnow
+from monitor.dates import utcnow
+from monitor.db.models import Alert, ChannelState, OutboxStatus
 from monitor.db.session import transaction
 from tests.helpers import add_story, channels_config, outbox_rows
 from tests.servers import Response
@@ -33,7 +34,7 @@ def date_rows(factory, at: datetime, ids: list[int] | None = None) -> None:
     """Pretend the rows (default: all pending) were queued at ``at``."""
     with transaction(factory) as s:
         query = update(Alert).values(created_at=at, next_attempt_at=at)
-        query = query.where(Alert.id.in_(ids)) if ids else query.where(Alert.status == OUT_PENDING)
+        query = query.where(Alert.id.in_(ids)) if ids else query.where(Alert.status == OutboxStatus.PENDING)
         s.execute(query)
 
 
@@ -102,7 +103,7 @@ def test_one_message_per_period_grouped_by_topic_then_story(session_factory, sit
     message = payload["message"]
     assert message.index("== Data centres (1) ==") < message.index("== Seghrouchni (2) ==")
     assert "- Le360: https://le360.example/dc" in message
-    assert all(r.status == OUT_SENT for r in outbox_rows(session_factory))
+    assert all(r.status == OutboxStatus.SENT for r in outbox_rows(session_factory))
 
     # An empty period sends nothing.
     assert send_digests(session_factory, cfg, base + timedelta(seconds=121)) == DigestStats(empty=1)
@@ -159,7 +160,7 @@ def test_channel_down_then_up_delivers_once(session_factory, site):
 
     assert send_digests(session_factory, cfg, base + timedelta(seconds=61)) == DigestStats(failed=1)
     (row,) = outbox_rows(session_factory)
-    assert row.status == OUT_FAILED and "503" in row.last_error
+    assert row.status == OutboxStatus.FAILED and "503" in row.last_error
 
     site.route("/daily", Response("ok"))
     # Retried after its backoff (about a minute), not a whole period later; nothing before.
@@ -167,7 +168,7 @@ def test_channel_down_then_up_delivers_once(session_factory, site):
     assert send_digests(session_factory, cfg, base + timedelta(seconds=61 + 70)).sent == 1
     assert send_digests(session_factory, cfg, base + timedelta(seconds=300)).sent == 0
     assert [p.json()["digest"]["count"] for p in site.posts("/daily")] == [1, 1]  # the failed try, then one
-    assert outbox_rows(session_factory)[0].status == OUT_SENT
+    assert outbox_rows(session_factory)[0].status == OutboxStatus.SENT
 
 
 def test_crash_after_claim_resends_after_the_lease(session_factory, site):
@@ -178,7 +179,7 @@ def test_crash_after_claim_resends_after_the_lease(session_factory, site):
     rows, _ = claim_where(
         session_factory, Alert.channel == "daily", now=base + timedelta(seconds=61), limit=10, lease=300
     )
-    assert len(rows) == 1 and outbox_rows(session_factory)[0].status == OUT_SENDING
+    assert len(rows) == 1 and outbox_rows(session_factory)[0].status == OutboxStatus.SENDING
 
     assert send_digests(session_factory, cfg, base + timedelta(seconds=62)) == DigestStats()
     assert send_digests(session_factory, cfg, base + timedelta(seconds=362)).sent == 1

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from monitor.dates import is_naive_date, parse_date
 from monitor.sources.candidate import DiscoverError
-from monitor.sources.feeds import is_naive_date, parse_date, parse_feed
+from monitor.sources.feeds import parse_feed
 
 CASA = ZoneInfo("Africa/Casablanca")
 PARIS = ZoneInfo("Europe/Paris")

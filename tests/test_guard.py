@@ -16,7 +16,7 @@ from aiohttp.abc import AbstractResolver
 from sqlalchemy import select
 
 from monitor.config import ConfigError, load
-from monitor.db.models import DONE, Article
+from monitor.db.models import Article, ArticleStatus
 from monitor.fetch.guard import (
     AddressPolicy,
     AddressRefused,
@@ -300,10 +300,10 @@ def test_refused_links_are_failures_recorded_on_the_article_without_retries(tmp_
     with db(cfg)() as s:
         rows = {url.rsplit("/", 1)[1]: (status, attempts, error) for url, status, attempts, error in s.execute(
             select(Article.url, Article.status, Article.attempts, Article.last_error))}  # fmt: skip
-    assert rows["own"] == (DONE, 0, None)
+    assert rows["own"] == (ArticleStatus.DONE, 0, None)
     for name in ("secret", "moved"):
         status, attempts, error = rows[name]
-        assert (status, attempts) == (DONE, 1), rows[name]  # final at once, matched on its feed title
+        assert (status, attempts) == (ArticleStatus.DONE, 1), rows[name]  # final at once, matched on its feed title
         assert error == f"page failed ({refused('127.0.0.3')}); stored from the feed's title and summary"
     assert inside.connections == 0
     assert all(SECRET not in json.dumps(p.json()) for p in source.posts("/hook"))

@@ -1,11 +1,18 @@
-"""parse_listing on realistic section fronts: heuristics, CSS selectors, charsets, non-HTML bodies."""
+"""Listing pages on realistic section fronts: heuristics, CSS selectors, charsets, non-HTML bodies;
+the next page and the dates shown beside links."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import lxml.html
 import pytest
 
+from monitor.decode import decode_html
 from monitor.sources.candidate import DiscoverError
-from monitor.sources.listing import parse_listing, selector_error
+from monitor.sources.links import selector_error
+from monitor.sources.listing import listing_dates, next_page, parse_listing, read_listing
 from tests.helpers import data_text
 
 BASE = "https://www.atlas-news.ma/latest/"
@@ -147,6 +154,68 @@ def test_xml_declaration_in_xhtml_page_is_fine():
     )
     [cand] = parse_listing(html.encode(), {"content-type": "application/xhtml+xml"}, BASE)
     assert cand.title == "XHTML pages still exist"
+
+
+def test_a_utf8_listing_mislabelled_as_latin1_reads_as_its_article_pages_do():
+    """One charset policy (monitor.decode) for listings and articles: valid UTF-8 wins over a
+    wrong declaration, as in extraction."""
+    html = page(f'<a href="/{ARABIC_SLUG}">السغروشني تطلق برنامجا</a>')
+    headers = {"content-type": "text/html; charset=ISO-8859-1"}
+    [cand] = parse_listing(html.encode("utf-8"), headers, BASE)
+    assert cand.title == "السغروشني تطلق برنامجا"
+    assert decode_html(html.encode("utf-8"), "ISO-8859-1") == html
+
+
+def test_listing_next_links_in_other_languages_and_page_numbers():
+    def doc(body: str):
+        return lxml.html.document_fromstring(f"<html><body>{body}</body></html>")
+
+    base = "https://example.org/section/"
+    assert (
+        next_page(doc('<a href="/p/9">9</a><a rel="next" href="/p/2">x</a>'), base, 1, set())
+        == "https://example.org/p/2"
+    )
+    assert (
+        next_page(doc('<a href="?page=3">3</a><a href="/ar/2">التالي</a>'), base, 1, set())
+        == "https://example.org/ar/2"
+    )
+    assert next_page(doc('<a href="/s/page/5/">5</a><a href="/s/page/2/">2</a>'), base, 1, set()) == (
+        "https://example.org/s/page/2/"
+    )
+    assert next_page(doc('<a href="/s/?paged=4">4</a>'), base, 3, set()) == "https://example.org/s/?paged=4"
+    assert next_page(doc('<a href="/s/n">»</a>'), base, 1, set()) == "https://example.org/s/n"
+    assert next_page(doc('<a href="/s/n">»</a>'), base, 1, {"https://example.org/s/n"}) is None
+    assert next_page(doc('<a href="/about/">About us</a>'), base, 1, set()) is None
+    assert (
+        next_page(doc('<a href="/s/older">Next page »</a>'), base, 1, set()) == "https://example.org/s/older"
+    )
+    assert next_page(doc('<a href="/s/2" aria-label="Page suivante"><i></i></a>'), base, 1, set()) == (
+        "https://example.org/s/2"
+    )
+    # "Newer" goes back; "»" (maybe the last page) loses to a link to page 2.
+    page = '<a href="/s/new">Newer posts</a><a href="/s/page/9/">»</a><a href="/s/page/2/">2</a>'
+    assert next_page(doc(page), base, 1, set()) == "https://example.org/s/page/2/"
+
+
+def test_listing_dates_are_read_in_the_block_of_each_link_only():
+    casablanca = ZoneInfo("Africa/Casablanca")
+    html = page(
+        '<article><a href="/news/first-story-of-the-day">First story of the day</a>'
+        '<time datetime="2025-07-03T10:00">3 July</time></article>'
+        '<article><a href="/news/second-story-of-the-day">Second story of the day</a>'
+        '<span itemprop="datePublished" content="2025-07-01T08:00:00+00:00"></span></article>'
+        '<div><a href="/news/undated-story-in-a-list">Undated story in a list</a>'
+        '<a href="/news/another-undated-story-here">Another undated story here</a>'
+        '<time datetime="2025-06-01">1 June</time></div>'
+    )
+    listing = read_listing(html.encode(), HTML, BASE)
+    dates = listing_dates(listing.doc, listing.base, {c.url for c in listing.candidates}, casablanca)
+    first = datetime(2025, 7, 3, 10, tzinfo=casablanca)  # naive: the source's timezone
+    second = datetime(2025, 7, 1, 8, tzinfo=UTC)
+    assert dates == {
+        "https://www.atlas-news.ma/news/first-story-of-the-day": (first, first),
+        "https://www.atlas-news.ma/news/second-story-of-the-day": (second, second),
+    }  # the June date belongs to a block of two articles: neither gets it
 
 
 @pytest.mark.parametrize(

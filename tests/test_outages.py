@@ -19,8 +19,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from monitor.alerts.outbox import send_pending
+from monitor.dates import utcnow
 from monitor.db.migrate import upgrade
-from monitor.db.models import OUT_DEAD, OUT_FAILED, OUT_SENT, Alert, utcnow
+from monitor.db.models import Alert, OutboxStatus
 from monitor.db.session import make_engine, make_sessionmaker
 from monitor.scheduler import run_daemon
 from tests.helpers import (
@@ -141,7 +142,7 @@ def test_an_alert_in_flight_when_the_daemon_stops_is_finished_and_recorded(tmp_p
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert len(site.posts("/hook")) == 1
     engine = make_engine(cfg.database)
-    assert the_alert(make_sessionmaker(engine)).status == OUT_SENT
+    assert the_alert(make_sessionmaker(engine)).status == OutboxStatus.SENT
     engine.dispose()
 
 
@@ -174,7 +175,7 @@ def test_a_delivered_alert_whose_outcome_cannot_be_recorded_is_recorded_before_a
     assert stats.sent == 0
     assert len(site.posts("/hook")) == 1  # delivered once
     alert = the_alert(factory)
-    assert alert.status == OUT_SENT and alert.attempts == 1 and alert.result["ok"] is True
+    assert alert.status == OutboxStatus.SENT and alert.attempts == 1 and alert.result["ok"] is True
     engine.dispose()
 
 
@@ -197,13 +198,13 @@ def test_a_timeout_after_the_request_was_sent_is_delivery_unknown_and_tried_once
     try:
         first = send_pending(session_factory, cfg)
         alert = the_alert(session_factory)
-        assert first.failed == 1 and alert.status == OUT_FAILED
+        assert first.failed == 1 and alert.status == OutboxStatus.FAILED
         assert alert.last_error.startswith("delivery unknown (sent, no answer in time; the channel may have it): ")
         assert alert.attempts == 7  # of 8: one more attempt, not seven
 
         second = send_pending(session_factory, cfg, now=utcnow() + timedelta(hours=1))
         alert = the_alert(session_factory)
-        assert second.dead == 1 and alert.status == OUT_DEAD and alert.attempts == 8
+        assert second.dead == 1 and alert.status == OutboxStatus.DEAD and alert.attempts == 8
         assert third_round_sends_nothing(session_factory, cfg)
         assert len(site.posts("/hook")) == 2
     finally:
@@ -221,5 +222,5 @@ def test_channels_wait_longer_than_apprises_four_seconds_by_default(session_fact
     add_story(session_factory, ["hook"])
     stats = send_pending(session_factory, config(("hook", f"json://{site.base[7:]}/hook")))
     alert = the_alert(session_factory)
-    assert stats.sent == 1 and alert.status == OUT_SENT and alert.attempts == 1, alert.last_error
+    assert stats.sent == 1 and alert.status == OutboxStatus.SENT and alert.attempts == 1, alert.last_error
     assert len(site.posts("/hook")) == 1

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from monitor.alerts.outbox import send_pending
-from monitor.db.models import DONE, OUT_SENT, PENDING, Alert, Article, Match, Source
+from monitor.db.models import Alert, Article, ArticleStatus, Match, OutboxStatus, Source
 from monitor.runtime import Settings
 from tests.helpers import (
     DATACENTRE,
@@ -49,7 +49,7 @@ def test_new_articles_alerted_once_and_teasers_ignored(tmp_path, db_url, site):
     factory = db(cfg)
     with factory() as s:
         rows = s.execute(select(Article.title, Article.status, Article.date_source)).all()
-        assert len(rows) == 3 and {r.status for r in rows} == {DONE}
+        assert len(rows) == 3 and {r.status for r in rows} == {ArticleStatus.DONE}
         assert {r.date_source for r in rows} == {"feed"}
         football = s.scalar(select(Article).where(Article.url.like("%football%")))
         assert "stadium in Casablanca" in football.text and "Seghrouchni" not in football.text
@@ -61,7 +61,7 @@ def test_new_articles_alerted_once_and_teasers_ignored(tmp_path, db_url, site):
     assert site.hits("/feed.xml") == feed_hits + 1
     assert reports[0].not_modified and reports[0].new == 0
     assert len(site.posts("/hook")) == 2 and stats.sent == 0
-    assert count(factory, Alert, Alert.status == OUT_SENT) == 2
+    assert count(factory, Alert, Alert.status == OutboxStatus.SENT) == 2
 
 
 def test_utm_link_and_canonical_url_are_one_article(tmp_path, db_url, site):
@@ -140,7 +140,7 @@ def test_article_page_503_once_is_processed_on_a_later_poll(tmp_path, db_url, si
     assert [p.json()["title"][:14] for p in site.posts("/hook")] == ["[Data centres]"]
     factory = db(cfg)
     with factory() as s:
-        pending = s.scalar(select(Article).where(Article.status == PENDING))
+        pending = s.scalar(select(Article).where(Article.status == ArticleStatus.PENDING))
         assert pending.attempts == 1 and "503" in pending.last_error
 
     time.sleep(0.3)
@@ -148,7 +148,7 @@ def test_article_page_503_once_is_processed_on_a_later_poll(tmp_path, db_url, si
     assert reports[0].processed == 1 and reports[0].retrying == 0
     titles = sorted(p.json()["title"][:14] for p in site.posts("/hook"))
     assert titles == ["[Data centres]", "[Seghrouchni] "]
-    assert count(factory, Article, Article.status == DONE) == 3
+    assert count(factory, Article, Article.status == ArticleStatus.DONE) == 3
 
 
 def test_article_that_keeps_failing_is_matched_on_its_feed_entry(tmp_path, db_url, site):
@@ -168,7 +168,7 @@ def test_article_that_keeps_failing_is_matched_on_its_feed_entry(tmp_path, db_ur
     factory = db(cfg)
     with factory() as s:
         row = s.scalar(select(Article).where(Article.url.like("%tangier%")))
-    assert row.status == DONE and row.attempts == 3
+    assert row.status == ArticleStatus.DONE and row.attempts == 3
     assert "500" in row.last_error and "stored from the feed" in row.last_error
     titles = sorted(p.json()["title"] for p in site.posts("/hook"))
     assert len(titles) == 2 and "Tangier to host a new data centre" in titles[0]
@@ -209,7 +209,7 @@ def test_channel_down_keeps_alerts_then_delivers_once(tmp_path, db_url, site):
     _, stats = once(cfg)
     assert stats.sent == 0 and stats.failed == 2
     factory = db(cfg)
-    assert count(factory, Alert, Alert.status == OUT_SENT) == 0
+    assert count(factory, Alert, Alert.status == OutboxStatus.SENT) == 0
     assert count(factory, Alert) == 2
     attempts_while_down = len(site.posts("/hook"))
 
@@ -220,7 +220,7 @@ def test_channel_down_keeps_alerts_then_delivers_once(tmp_path, db_url, site):
     assert send_pending(factory, cfg, now=later + timedelta(hours=1)).sent == 0
     delivered = site.posts("/hook")[attempts_while_down:]
     assert len(delivered) == 2
-    assert count(factory, Alert, Alert.status == OUT_SENT) == 2
+    assert count(factory, Alert, Alert.status == OutboxStatus.SENT) == 2
 
 
 def test_run_once_cli_reports_unreachable_sources_and_exits_0(tmp_path, site):
@@ -283,7 +283,7 @@ def test_home_page_canonical_does_not_merge_articles(tmp_path, db_url, site):
         tmp_path, db_url, [{"name": "Atlas", "feed": site.url("/feed.xml")}], base[7:] + "/hook"
     )
     once(cfg)
-    assert count(db(cfg), Article, Article.status == DONE) == 2
+    assert count(db(cfg), Article, Article.status == ArticleStatus.DONE) == 2
     assert len(site.posts("/hook")) == 2
 
 

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.backfill import url_span
+from monitor.dates import url_span, w3c_date
 from monitor.sources.candidate import DiscoverError
-from monitor.sources.sitemaps import MAX_BYTES, parse_sitemap, w3c_date
+from monitor.sources.sitemaps import MAX_BYTES, parse_sitemap
 
 TZ = ZoneInfo("Africa/Casablanca")
 BASE = "https://news.example/sitemap.xml"

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from monitor.alerts.outbox import enqueue, send_pending
 from monitor.config import ChannelConfig, Config
-from monitor.db.models import DONE, Article, Match, Source, Story, StoryBand, Topic
+from monitor.db.models import Article, ArticleStatus, Match, Source, Story, StoryBand, Topic
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.stories import MIN_WORDS, Similarity, assign_story, fingerprint, similarity
 from tests.helpers import DISPATCH, DISPATCH_TITLE, LEAD_COPY, LEAD_COPY_TITLE, OTHER, OTHER_TITLE
@@ -111,7 +111,7 @@ def store(session, source_id: int, slug: str, title: str, text: str, published: 
         title=title,
         text=text,
         published_at=published,
-        status=DONE,
+        status=ArticleStatus.DONE,
     )
     session.add(art)
     session.flush()

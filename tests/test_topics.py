@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from monitor.config import Config, SourceConfig, TopicConfig
 from monitor.db.migrate import upgrade
-from monitor.db.models import DONE, PENDING, Alert, Article, Match, Source, Story, Topic
+from monitor.db.models import Alert, Article, ArticleStatus, Match, Source, Story, Topic
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.db.sync import sync_config, topic_definition
 from monitor.runtime import Settings
@@ -26,13 +26,13 @@ DAY = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 # (source, slug, title, text, language, day, status)
 ARTICLES = [
-    ("Atlas", "a1", "Seghrouchni in Paris", "The minister met start-up founders.", "en", 1, DONE),
-    ("Atlas", "a2", "Budget vote", "Minister Amal El Fallah Seghrouchni defended the digital budget.", "en", 2, DONE),
-    ("Atlas", "a3", "Football", "Seghrouchni attended the football cup final.", "en", 3, DONE),
-    ("Sahara", "s1", "Transition numérique", "La ministre Seghrouchni a présenté la stratégie.", "fr-FR", 4, DONE),
-    ("Sahara", "s2", "السغروشني", "قالت الوزيرة السَّغروشني إن المشروع مهم", "ar", 5, DONE),
-    ("Sahara", "s3", "Weather", "Rain expected in Rabat.", "en", 6, DONE),
-    ("Sahara", "s4", "Seghrouchni pending", "Seghrouchni again.", "en", 7, PENDING),
+    ("Atlas", "a1", "Seghrouchni in Paris", "The minister met start-up founders.", "en", 1, ArticleStatus.DONE),
+    ("Atlas", "a2", "Budget vote", "Minister Amal El Fallah Seghrouchni defended the digital budget.", "en", 2, ArticleStatus.DONE),
+    ("Atlas", "a3", "Football", "Seghrouchni attended the football cup final.", "en", 3, ArticleStatus.DONE),
+    ("Sahara", "s1", "Transition numérique", "La ministre Seghrouchni a présenté la stratégie.", "fr-FR", 4, ArticleStatus.DONE),
+    ("Sahara", "s2", "السغروشني", "قالت الوزيرة السَّغروشني إن المشروع مهم", "ar", 5, ArticleStatus.DONE),
+    ("Sahara", "s3", "Weather", "Rain expected in Rabat.", "en", 6, ArticleStatus.DONE),
+    ("Sahara", "s4", "Seghrouchni pending", "Seghrouchni again.", "en", 7, ArticleStatus.PENDING),
 ]  # fmt: skip
 
 

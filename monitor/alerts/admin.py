@@ -16,21 +16,13 @@ from sqlalchemy.orm import Session, joinedload
 from monitor.alerts.render import AlertView, BatchView, render_batch, render_message
 from monitor.alerts.send import SendResult, send_rendered
 from monitor.config import Config
-from monitor.db.models import (
-    OUT_DEAD,
-    OUT_FAILED,
-    OUT_PENDING,
-    OUT_SENDING,
-    OUT_SENT,
-    OUT_SKIPPED,
-    Alert,
-    Article,
-    utcnow,
-)
+from monitor.dates import utcnow
+from monitor.db.models import Alert, Article, OutboxStatus
 
-STATUSES = (OUT_PENDING, OUT_SENDING, OUT_SENT, OUT_FAILED, OUT_DEAD, OUT_SKIPPED)
-RETRYABLE = (OUT_FAILED, OUT_DEAD)  # what ``retry --all`` requeues
-REPLAYABLE = (OUT_FAILED, OUT_DEAD, OUT_SENT, OUT_SKIPPED)  # what ``retry ID`` requeues
+STATUSES = tuple(OutboxStatus)
+RETRYABLE = (OutboxStatus.FAILED, OutboxStatus.DEAD)  # what ``retry --all`` requeues
+# what ``retry ID`` requeues
+REPLAYABLE = (OutboxStatus.FAILED, OutboxStatus.DEAD, OutboxStatus.SENT, OutboxStatus.SKIPPED)
 
 
 @dataclass
@@ -124,7 +116,7 @@ def retry_alerts(
             update(Alert)
             .where(Alert.id.in_(chunk), Alert.status.in_(REPLAYABLE))
             .values(
-                status=OUT_PENDING,
+                status=OutboxStatus.PENDING,
                 attempts=0,
                 next_attempt_at=now,
                 claimed_until=None,

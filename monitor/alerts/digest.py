@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.alerts.outbox import BUNDLE_MAX, claim_where, deliver
 from monitor.alerts.render import BatchView
 from monitor.config import ChannelConfig, Config
-from monitor.db.models import Alert, ChannelState, utcnow
+from monitor.dates import utcnow
+from monitor.db.models import Alert, ChannelState
 from monitor.db.outage import is_outage
 
 log = logging.getLogger(__name__)

@@ -40,16 +40,8 @@ from monitor.alerts.outcomes import keep_if_unrecorded, record_kept
 from monitor.alerts.render import BatchView, Rendered, build_view, render_batch, render_message
 from monitor.alerts.send import SendResult, send_rendered
 from monitor.config import ChannelConfig, Config
-from monitor.db.models import (
-    OUT_DEAD,
-    OUT_FAILED,
-    OUT_PENDING,
-    OUT_SENDING,
-    OUT_SENT,
-    OUT_SKIPPED,
-    Alert,
-    utcnow,
-)
+from monitor.dates import utcnow
+from monitor.db.models import Alert, OutboxStatus
 from monitor.db.outage import is_outage
 
 log = logging.getLogger(__name__)
@@ -91,15 +83,15 @@ def enqueue(
     story_id: int,
     article_id: int,
     channels: Iterable[str],
-    status: str = OUT_PENDING,
+    status: OutboxStatus = OutboxStatus.PENDING,
 ) -> int:
     """Add one outbox row per channel for (topic, story) unless it exists; return how many were added.
 
     Runs inside the caller's transaction (no commit, no savepoint): reads the channels already
     queued for (topic, story), then inserts the missing ones. Assumes one writer per story.
     """
-    if status not in (OUT_PENDING, OUT_SKIPPED):
-        raise ValueError(f"enqueue status must be {OUT_PENDING!r} or {OUT_SKIPPED!r}, not {status!r}")
+    if status not in (OutboxStatus.PENDING, OutboxStatus.SKIPPED):
+        raise ValueError(f"enqueue status must be 'pending' or 'skipped', not {status!r}")
     existing = set(
         session.scalars(select(Alert.channel).where(Alert.topic_id == topic_id, Alert.story_id == story_id))
     )
@@ -121,7 +113,7 @@ def enqueue(
                 channel=channel,
                 status=status,
                 attempts=0,
-                next_attempt_at=now if status == OUT_PENDING else None,
+                next_attempt_at=now if status == OutboxStatus.PENDING else None,
                 created_at=now,
             )
         )
@@ -129,6 +121,21 @@ def enqueue(
     if added:
         session.flush()
     return added
+
+
+def withdraw(session: Session, topic_id: int, article_ids: list[int], reason: str) -> None:
+    """Skip the topic's rows for these articles that are not sent yet (pending or failed), noting
+    ``reason``: their match no longer holds (caller's transaction)."""
+    session.execute(
+        update(Alert)
+        .where(
+            Alert.topic_id == topic_id,
+            Alert.article_id.in_(article_ids),
+            Alert.status.in_((OutboxStatus.PENDING, OutboxStatus.FAILED)),
+        )
+        .values(status=OutboxStatus.SKIPPED, last_error=reason)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --------------------------------------------------------------------------- claim
@@ -144,11 +151,11 @@ def due(now: datetime) -> ColumnElement[bool]:
     """Rows a sender may take at ``now``: pending/failed and due, or sending with an expired lease."""
     return or_(
         and_(
-            Alert.status.in_((OUT_PENDING, OUT_FAILED)),
+            Alert.status.in_((OutboxStatus.PENDING, OutboxStatus.FAILED)),
             or_(Alert.next_attempt_at.is_(None), Alert.next_attempt_at <= now),
         ),
         and_(
-            Alert.status == OUT_SENDING,
+            Alert.status == OutboxStatus.SENDING,
             or_(Alert.claimed_until.is_(None), Alert.claimed_until <= now),
         ),
     )
@@ -195,7 +202,7 @@ def claim_where(
                     Alert.attempts == old_attempts,
                     due(now),
                 )
-                .values(status=OUT_SENDING, claimed_until=until)
+                .values(status=OutboxStatus.SENDING, claimed_until=until)
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount == 1:
@@ -208,9 +215,9 @@ def claim(
     config: Config,
     *,
     now: datetime | None = None,
-    limit: int = 100,
-    lease: float = 300.0,
-    exclude: Iterable[str] = (),
+    limit: int = 100,  # rows at most
+    lease: float = 300.0,  # seconds the claim holds them
+    exclude: Iterable[str] = (),  # channels sent by another path (flood-controlled ones)
 ) -> tuple[list[int], int]:
     """Claim up to ``limit`` due rows for ``lease`` seconds; return (claimed ids, rows lost to others).
 
@@ -230,22 +237,31 @@ def _result_json(result: SendResult) -> dict:
     return {"ok": result.ok, "services": result.results, "error": result.error}
 
 
-def mark_sent(factory: sessionmaker[Session], rows: list[Claimed], result: SendResult, now: datetime) -> None:
-    """Record that ``rows`` went out in one message (its ``bundle_id``: the smallest row id)."""
-    if not rows:
+def mark_sent(
+    factory: sessionmaker[Session],
+    ids: list[int],
+    result: SendResult,
+    now: datetime,
+    *,
+    was: tuple[OutboxStatus, ...] = (OutboxStatus.SENDING, OutboxStatus.FAILED),
+) -> None:
+    """Record that the rows ``ids`` (in a status of ``was``) went out in one message (its
+    ``bundle_id``: the smallest row id). By default claimed rows; a row another sender failed
+    meanwhile (its lease had expired) was delivered all the same. A backfill digest sends
+    skipped rows."""
+    if not ids:
         return
     with factory() as session, session.begin():
         session.execute(
             update(Alert)
-            # A row another sender failed meanwhile (its lease had expired) was delivered all the same.
-            .where(Alert.id.in_([r.id for r in rows]), Alert.status.in_((OUT_SENDING, OUT_FAILED)))
+            .where(Alert.id.in_(ids), Alert.status.in_(was))
             .values(
-                status=OUT_SENT,
+                status=OutboxStatus.SENT,
                 attempts=Alert.attempts + 1,
                 sent_at=now,
                 claimed_until=None,
                 next_attempt_at=None,
-                bundle_id=min(r.id for r in rows),
+                bundle_id=min(ids),
                 result=_result_json(result),
             )
             .execution_options(synchronize_session=False)
@@ -272,7 +288,7 @@ def mark_failed(
             attempts = max(row.attempts + 1, max_attempts - 1) if unknown else row.attempts + 1
             gone = dead or attempts >= max_attempts
             values = {
-                "status": OUT_DEAD if gone else OUT_FAILED,
+                "status": OutboxStatus.DEAD if gone else OutboxStatus.FAILED,
                 "attempts": attempts,
                 "claimed_until": None,
                 "next_attempt_at": None if gone else now + timedelta(seconds=backoff(row.attempts + 1)),
@@ -282,7 +298,9 @@ def mark_failed(
                 values["result"] = _result_json(result)
             session.execute(
                 update(Alert)
-                .where(Alert.id == row.id, Alert.status == OUT_SENDING, Alert.attempts == row.attempts)
+                .where(
+                    Alert.id == row.id, Alert.status == OutboxStatus.SENDING, Alert.attempts == row.attempts
+                )
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
@@ -342,7 +360,7 @@ def deliver(
     if message is not None:
         result = send_rendered(conf.url, message, channel=channel)
         if result.ok:
-            record = partial(mark_sent, factory, rows, result, now or utcnow())
+            record = partial(mark_sent, factory, [r.id for r in rows], result, now or utcnow())
             keep_if_unrecorded(factory, record, f"alerts {[r.id for r in rows]} sent to {channel}")
             stats.sent = len(rows)
             log.info("sent to %s: %s", channel, message.title)
@@ -367,7 +385,7 @@ def messages_last_hour(session: Session, channel: str, now: datetime) -> int:
     """Messages (single alerts, bundles, digests) sent to ``channel`` in the hour before ``now``."""
     return session.scalar(
         select(func.count(func.distinct(func.coalesce(Alert.bundle_id, Alert.id)))).where(
-            Alert.channel == channel, Alert.status == OUT_SENT, Alert.sent_at > now - HOUR
+            Alert.channel == channel, Alert.status == OutboxStatus.SENT, Alert.sent_at > now - HOUR
         )
     )
 
@@ -423,9 +441,9 @@ def send_pending(
     config: Config,
     *,
     now: datetime | None = None,
-    limit: int = 100,
-    lease: float = 300.0,
-    max_attempts: int = 8,
+    limit: int = 100,  # rows claimed at once
+    lease: float = 300.0,  # seconds a claim holds its rows before another sender may take them
+    max_attempts: int = 8,  # failed attempts before a row is dead
 ) -> SendStats:
     """Claim due rows, send each through apprise, record sent / failed (with backoff) / dead.
 
@@ -446,7 +464,7 @@ def send_pending(
     with factory() as session:
         rows = session.execute(
             select(Alert.id, Alert.channel, Alert.attempts).where(
-                Alert.id.in_(claimed), Alert.status == OUT_SENDING
+                Alert.id.in_(claimed), Alert.status == OutboxStatus.SENDING
             )
         ).all()
     for row_id, channel, attempts in sorted(rows):

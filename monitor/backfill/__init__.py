@@ -32,7 +32,7 @@ page date decides after the fetch: out of range, it is set aside (status ``out_o
 kept, so a later backfill of a wider range takes it again); with no date at all (feed, sitemap,
 page), it is set aside as ``undated`` and counted so (a backfill cannot say it is in the range).
 
-**Resumable and idempotent.** Candidates are stored (``store_candidates(origin="backfill")``,
+**Resumable and idempotent.** Candidates are stored (``monitor.pipeline.store``, origin ``backfill``,
 deduplicated against live and earlier backfill rows) before any page is fetched; each article is
 then processed in its own transaction. Interrupted and run again, the backfill re-discovers
 (cheap, deduplicated) and processes the backfill rows still pending, so it ends as an uninterrupted
@@ -59,7 +59,7 @@ thorough, but as slow as the site's politeness allows.
 """
 
 from monitor.backfill.digest import send_backfill_digests
-from monitor.backfill.discover import Discovery, Limits, discover_past, next_page, url_span
+from monitor.backfill.discover import Discovery, Limits, discover_past
 from monitor.backfill.progress import LogProgress, Progress, RichProgress
 from monitor.backfill.run import run_backfill, select_sources, select_topics
 from monitor.backfill.summary import BackfillReport, DigestOutcome, SourceSummary
@@ -74,10 +74,8 @@ __all__ = [
     "RichProgress",
     "SourceSummary",
     "discover_past",
-    "next_page",
     "run_backfill",
     "select_sources",
     "select_topics",
     "send_backfill_digests",
-    "url_span",
 ]

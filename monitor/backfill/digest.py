@@ -15,15 +15,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from monitor.alerts.outbox import BUNDLE_MAX
+from monitor.alerts.outbox import BUNDLE_MAX, mark_sent
 from monitor.alerts.render import BatchView, build_view, format_time, render_batch
 from monitor.alerts.send import send_rendered
 from monitor.backfill.summary import DigestOutcome
-from monitor.db.models import OUT_SENT, OUT_SKIPPED, Alert, Article, utcnow
-from monitor.db.session import transaction
-from monitor.pipeline import DateRange
+from monitor.dates import DateRange, utcnow
+from monitor.db.models import Alert, Article, OutboxStatus
 from monitor.runtime import Runtime
 
 log = logging.getLogger("monitor.backfill")
@@ -38,7 +37,7 @@ def _digest_rows(
             select(Alert.id, Alert.channel)
             .join(Article, Article.id == Alert.article_id)
             .where(
-                Alert.status == OUT_SKIPPED,
+                Alert.status == OutboxStatus.SKIPPED,
                 Alert.last_error.is_(None),  # not a match withdrawn by `topics rematch`
                 Alert.topic_id.in_(topic_ids),
                 Article.source_id.in_(source_ids),
@@ -99,19 +98,6 @@ def _send_digest(rt: Runtime, channel: str, url: str, ids: list[int], window: Da
     if not result.ok:
         log.warning("backfill digest to %s failed: %s", channel, result.error)
         return result.error or "delivery failed"
-    with transaction(rt.factory) as session:
-        session.execute(
-            update(Alert)
-            .where(Alert.id.in_(ids), Alert.status == OUT_SKIPPED)
-            .values(
-                status=OUT_SENT,
-                attempts=Alert.attempts + 1,
-                sent_at=utcnow(),
-                next_attempt_at=None,
-                bundle_id=min(ids),
-                result={"ok": True, "services": result.results, "error": None},
-            )
-            .execution_options(synchronize_session=False)
-        )
+    mark_sent(rt.factory, ids, result, utcnow(), was=(OutboxStatus.SKIPPED,))
     log.info("sent to %s: %s", channel, message.title)
     return None

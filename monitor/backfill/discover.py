@@ -7,21 +7,17 @@ runtime's ``HttpClient`` (politeness, robots.txt for HTML listings, size caps); 
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
-
-import lxml.html
-from lxml import etree
+from datetime import datetime, timedelta, tzinfo
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from monitor.config import SourceConfig
-from monitor.pipeline import DateRange
+from monitor.dates import DateRange, url_span
 from monitor.runtime import Runtime
 from monitor.sources.candidate import Candidate, DiscoverError
-from monitor.sources.feeds import parse_date, parse_feed
-from monitor.sources.listing import parse_listing
+from monitor.sources.feeds import parse_feed
+from monitor.sources.listing import listing_dates, next_page, read_listing
 from monitor.sources.sitemaps import SitemapEntry, parse_sitemap
 from monitor.urls import canonical_url
 
@@ -62,36 +58,6 @@ class _Window:
 
     def before(self, moment: datetime) -> bool:
         return moment < self.exact.start
-
-
-_URL_DAY = re.compile(r"(?<!\d)((?:19|20)\d{2})[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?!\d)")
-_URL_MONTH = re.compile(r"/((?:19|20)\d{2})/(0[1-9]|1[0-2])(?:/|$)")
-_FILE_MONTH = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_](0[1-9]|1[0-2])(?!\d)")
-
-
-def url_span(url: str, tz: tzinfo, *, sitemap: bool = False) -> tuple[datetime, datetime] | None:
-    """The day (``/2025/07/03/``, ``2025-07-03``, ``20250703``) or month (``/2025/07/``; in a
-    sitemap's file name also ``-2025-07``) a URL path names, as [first moment, last moment]."""
-    path = urlsplit(url).path
-    found = _URL_DAY.search(path)
-    try:
-        if found:
-            day = date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
-            return _span(day, day, tz)
-        found = _URL_MONTH.search(path) or (_FILE_MONTH.search(path.rsplit("/", 1)[-1]) if sitemap else None)
-        if found:
-            year, month = int(found.group(1)), int(found.group(2))
-            last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
-            return _span(date(year, month, 1), last, tz)
-    except ValueError:
-        return None
-    return None
-
-
-def _span(first: date, last: date, tz: tzinfo) -> tuple[datetime, datetime]:
-    return datetime(first.year, first.month, first.day, tzinfo=tz), datetime(
-        last.year, last.month, last.day, 23, 59, 59, 999999, tzinfo=tz
-    )
 
 
 def _approximate(window: _Window, span: tuple[datetime, datetime] | None) -> str:
@@ -246,16 +212,14 @@ async def _from_listing(
         try:
             if not result.ok or not result.body:
                 raise DiscoverError(result.error or f"HTTP {result.status}")
-            cands = parse_listing(result.body, result.headers, result.final_url, source.links)
-            doc = lxml.html.document_fromstring(_html_text(result.body, result.headers))
-        except (DiscoverError, etree.ParserError, ValueError) as exc:
+            page = read_listing(result.body, result.headers, result.final_url or url, source.links)
+        except DiscoverError as exc:
             part.errors.append(f"listing page {url}: {exc}")
             break
-        base = result.final_url or url
-        new = [c for c in cands if c.url not in seen]
+        new = [c for c in page.candidates if c.url not in seen]
         if not new:
             break
-        dates = _listing_dates(doc, base, {c.url for c in new}, tz)
+        dates = listing_dates(page.doc, page.base, {c.url for c in new}, tz)
         counts = {"in": 0, "before": 0, "after": 0}
         for cand in new:
             seen.add(cand.url)
@@ -267,117 +231,12 @@ async def _from_listing(
         part.reaches_start |= counts["before"] > 0
         if counts["before"] and not counts["in"]:
             break  # the listing has gone past the start of the range
-        url = next_page(doc, base, page_no, visited)
+        url = next_page(page.doc, page.base, page_no, visited)
         page_no += 1
     else:
         if url and len(visited) >= limits.listing_pages:
             part.errors.append(f"listing: stopped after {limits.listing_pages} pages")
     return part
-
-
-_CHARSET = re.compile(rb"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
-_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
-
-
-def _html_text(body: bytes, headers: dict[str, str]) -> str:
-    """The page as text: its declared charset (header, then <meta>), else UTF-8, else cp1252."""
-    declared = _CHARSET.search(headers.get("content-type", "").encode("latin-1", "replace"))
-    declared = declared or _CHARSET.search(body[:65536])
-    for name in ([declared.group(1).decode("ascii", "ignore")] if declared else []) + ["utf-8"]:
-        try:
-            return _XML_DECL.sub("", body.decode(name), count=1)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return _XML_DECL.sub("", body.decode("cp1252", "replace"), count=1)
-
-
-# Link labels (lower case, arrows and spaces trimmed) that lead to the next, older page.
-_NEXT_WORDS = {
-    "next", "next page", "older", "older posts", "older entries", "older articles", "load more",
-    "suivant", "suivante", "page suivante", "articles plus anciens", "articles précédents",
-    "التالي", "الصفحة التالية", "الأقدم",
-}  # fmt: skip
-_ARROWS = " »›→>"
-_NEXT_ARROWS = {"»", "›", "→", ">", ">>"}  # last resort: "»" may also mean the last page
-
-
-def _labels(anchor: lxml.html.HtmlElement) -> list[str]:
-    values = (anchor.text_content(), anchor.get("aria-label"), anchor.get("title"))
-    return [" ".join(v.split()).lower() for v in values if v and v.strip()]
-
-
-def next_page(doc: lxml.html.HtmlElement, base: str, page_no: int, visited: set[str]) -> str | None:
-    """The listing's next page: ``rel=next``, then a link saying Next (Suivant, التالي…), then a
-    link to page ``page_no + 1`` (``/page/N``, ``?page=N``, ``?paged=N``), then a › or » link."""
-
-    def usable(href: str | None) -> str | None:
-        if not href or href.startswith(("#", "javascript:")):
-            return None
-        url = urljoin(base, href.strip())
-        fresh = urlsplit(url).scheme in ("http", "https") and canonical_url(url) not in visited
-        return url if fresh else None
-
-    for element in doc.xpath('//link[@href][contains(concat(" ", normalize-space(@rel), " "), " next ")]'):
-        if url := usable(element.get("href")):
-            return url
-    anchors = [a for a in doc.iter("a") if a.get("href")]
-    for a in anchors:
-        if "next" in (a.get("rel") or "").lower().split() and (url := usable(a.get("href"))):
-            return url
-    for a in anchors:
-        if any(label.strip(_ARROWS) in _NEXT_WORDS for label in _labels(a)) and (
-            url := usable(a.get("href"))
-        ):
-            return url
-    wanted = page_no + 1
-    pattern = re.compile(rf"(?:/page/{wanted}/?$|[?&](?:page|paged|p|pg)={wanted}(?:&|$))", re.I)
-    for a in anchors:
-        url = usable(a.get("href"))
-        if url and pattern.search(url.split("#", 1)[0]):
-            return url
-    for a in anchors:
-        if any(label in _NEXT_ARROWS for label in _labels(a)) and (url := usable(a.get("href"))):
-            return url
-    return None
-
-
-def _listing_dates(
-    doc: lxml.html.HtmlElement, base: str, wanted: set[str], tz: tzinfo
-) -> dict[str, tuple[datetime, datetime]]:
-    """Dates shown next to article links on a listing page: the ``<time>`` (or
-    ``itemprop=datePublished``) in the smallest block around the link that holds no other article."""
-    dates: dict[str, tuple[datetime, datetime]] = {}
-    for anchor in doc.iter("a"):
-        href = anchor.get("href")
-        if not href:
-            continue
-        url = canonical_url(urljoin(base, href.strip()))
-        if url not in wanted or url in dates:
-            continue
-        block = anchor
-        for _ in range(5):
-            block = block.getparent()
-            if block is None or block.tag in ("body", "html"):
-                break
-            links = {canonical_url(urljoin(base, h)) for h in block.xpath(".//a/@href")} & wanted
-            if len(links) > 1:
-                break  # the block holds other articles: its dates are not this one's
-            found = _block_date(block, tz)
-            if found is not None:
-                dates[url] = found
-                break
-    return dates
-
-
-def _block_date(block: lxml.html.HtmlElement, tz: tzinfo) -> tuple[datetime, datetime] | None:
-    for element in block.xpath(
-        './/time | .//*[@itemprop="datePublished"][@datetime or @content] | .//*[@datetime]'
-    ):
-        raw = element.get("datetime") or element.get("content") or element.text_content()
-        moment = parse_date(raw or "", tz) if raw and raw.strip() else None
-        if moment is not None:
-            return moment, moment
-    return None
 
 
 async def _from_feed_pages(

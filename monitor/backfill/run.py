@@ -7,145 +7,45 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
-
-from monitor.alerts.outbox import enqueue
 from monitor.backfill.digest import send_backfill_digests
 from monitor.backfill.discover import Discovery, Limits, discover_past
 from monitor.backfill.progress import LogProgress, Progress
 from monitor.backfill.summary import BackfillReport, SourceSummary
 from monitor.config import Config, SourceConfig, TopicConfig
-from monitor.db.models import DONE, DUPLICATE, FAILED, OUT_SKIPPED, PENDING, Article, Match, utcnow
-from monitor.db.models import Source as SourceRow
-from monitor.db.session import transaction
+from monitor.dates import DateRange
+from monitor.db.models import Article, ArticleStatus, Origin, OutboxStatus
 from monitor.logs import log_context
 from monitor.match import Matcher
-from monitor.pipeline import (
-    OUT_OF_RANGE,
-    SET_ASIDE,
-    UNDATED,
-    DateRange,
-    PendingArticle,
-    process_article,
-    reopen,
-    store_candidates,
-)
+from monitor.pipeline.article import process_article
+from monitor.pipeline.matches import rematch_stored
+from monitor.pipeline.pending import PendingArticle, backfill_pending
+from monitor.pipeline.store import reclaim, store_candidates_safely
 from monitor.runtime import Runtime, Settings, open_runtime
 from monitor.sources.candidate import Candidate
 
 log = logging.getLogger("monitor.backfill")
 
-_CHUNK = 500
-
 
 def _store(rt: Runtime, source_id: int, candidates: list[Candidate], window: DateRange) -> int:
-    """Store new candidates as backfill rows (chunked transactions); take back rows an earlier
-    backfill set aside whose date is in this range. Returns how many were new."""
-    added = 0
-    for i in range(0, len(candidates), _CHUNK):
-        chunk = candidates[i : i + _CHUNK]
-        try:
-            with transaction(rt.factory) as session:
-                added += store_candidates(session, source_id, chunk, origin="backfill")
-        except IntegrityError:  # stored meanwhile by live polling: one at a time
-            for cand in chunk:
-                try:
-                    with transaction(rt.factory) as session:
-                        added += store_candidates(session, source_id, [cand], origin="backfill")
-                except IntegrityError:
-                    continue
-        _reclaim(rt, chunk, window)
+    """Store new candidates as backfill rows; take back rows an earlier backfill set aside whose
+    date is in this range. Returns how many were new."""
+    added = store_candidates_safely(rt.factory, source_id, candidates, Origin.BACKFILL)
+    reclaim(rt.factory, candidates, window)
     return added
 
 
-def _reclaim(rt: Runtime, candidates: list[Candidate], window: DateRange) -> None:
-    by_url = {c.url: c for c in candidates}
-    with transaction(rt.factory) as session:
-        rows = session.execute(
-            select(Article.id, Article.url, Article.published_at).where(
-                Article.url.in_(list(by_url)), Article.origin == "backfill", Article.status.in_(SET_ASIDE)
-            )
-        ).all()
-        for row_id, url, stored_date in rows:
-            cand = by_url[url]
-            moment = cand.published or stored_date
-            if moment is None or moment not in window:
-                continue
-            reopen(session, (Article.id == row_id, Article.status.in_(SET_ASIDE)), cand)
-
-
-_PENDING_COLUMNS = (
-    Article.id,
-    SourceRow.name,
-    Article.url,
-    Article.fetch_url,
-    Article.title,
-    Article.author,
-    Article.published_at,
-    Article.discovered_at,
-)
-
-
-def _pending(rt: Runtime, source_id: int, window: DateRange) -> list[PendingArticle]:
-    """This source's backfill rows still to process whose date (if known) is in the range."""
-    with rt.factory() as session:
-        rows = session.execute(
-            select(*_PENDING_COLUMNS)
-            .join(Article.source)
-            .where(Article.source_id == source_id, Article.origin == "backfill", Article.status == PENDING)
-            .where(Article.published_at.is_(None) | Article.published_at.between(window.start, window.end))
-            .order_by(Article.published_at, Article.id)
-        ).all()
-    return [PendingArticle(*row) for row in rows]
-
-
-def _match_stored(rt: Runtime, source_id: int, source: str, window: DateRange) -> int:
+def _match_stored(rt: Runtime, source_id: int, window: DateRange) -> int:
     """Match the run's topics against articles already stored with a date in the range; add the
     matches (and skipped outbox rows) they lack. Returns how many of them match a topic."""
-    with rt.factory() as session:
-        ids = list(
-            session.scalars(
-                select(Article.id)
-                .where(Article.source_id == source_id, Article.status == DONE)
-                .where(Article.published_at.between(window.start, window.end))
-                .order_by(Article.id)
-            )
-        )
-    matching = 0
-    for i in range(0, len(ids), _CHUNK):
-        chunk = ids[i : i + _CHUNK]
-        with transaction(rt.factory) as session:
-            rows = session.execute(
-                select(Article.id, Article.title, Article.text, Article.language, Article.story_id).where(
-                    Article.id.in_(chunk)
-                )
-            ).all()
-            have = {
-                (row.article_id, row.topic_id)
-                for row in session.execute(
-                    select(Match.article_id, Match.topic_id).where(Match.article_id.in_(chunk))
-                )
-            }
-            for article_id, title, text, language, story_id in rows:
-                hits = rt.matcher.match(title, text or "", source=source, language=language)
-                matching += bool(hits)
-                for hit in hits:
-                    topic_id = rt.topic_ids.get(hit.topic)
-                    if topic_id is None or (article_id, topic_id) in have:
-                        continue
-                    session.execute(
-                        insert(Match).values(
-                            article_id=article_id, topic_id=topic_id, terms=hit.terms, fields=hit.fields,
-                            snippet=hit.snippet, created_at=utcnow(),
-                        )
-                    )  # fmt: skip
-                    if story_id is not None:
-                        enqueue(
-                            session, topic_id=topic_id, story_id=story_id, article_id=article_id,
-                            channels=rt.topic_channels[hit.topic], status=OUT_SKIPPED,
-                        )  # fmt: skip
-    return matching
+    counts = rematch_stored(
+        rt.factory,
+        rt.matcher,
+        rt.topic_ids,
+        where=(Article.source_id == source_id, Article.published_at.between(window.start, window.end)),
+        channels=rt.topic_channels,
+        outbox=OutboxStatus.SKIPPED,
+    )
+    return counts.matching
 
 
 # --------------------------------------------------------------------------- one source
@@ -171,8 +71,9 @@ async def _backfill_source(
         source_id = rt.source_ids[source.name]
         summary.new = _store(rt, source_id, found.candidates, window)
         summary.known = summary.candidates - summary.new
-        summary.matched = _match_stored(rt, source_id, source.name, window)
-        pending = _pending(rt, source_id, window)
+        summary.matched = _match_stored(rt, source_id, window)
+        with rt.factory() as session:
+            pending = backfill_pending(session, source_id, window)
     progress.discovered(summary, len(pending))
 
     async def one(article: PendingArticle) -> None:
@@ -189,19 +90,22 @@ async def _backfill_source(
     return summary
 
 
+# The SourceSummary counter of each article outcome (pending: a page that failed this time).
+_COUNTED = {
+    ArticleStatus.DONE: "in_range",
+    ArticleStatus.OUT_OF_RANGE: "out_of_range",
+    ArticleStatus.UNDATED: "undated",
+    ArticleStatus.DUPLICATE: "known",
+    ArticleStatus.PENDING: "failed",
+    ArticleStatus.FAILED: "failed",
+}
+
+
 def _count(summary: SourceSummary, status: str, matched: int) -> None:
     summary.fetched += 1
-    if status == DONE:
-        summary.in_range += 1
-        summary.matched += bool(matched)
-    elif status == OUT_OF_RANGE:
-        summary.out_of_range += 1
-    elif status == UNDATED:
-        summary.undated += 1
-    elif status == DUPLICATE:
-        summary.known += 1
-    elif status in (PENDING, FAILED):
-        summary.failed += 1
+    summary.matched += bool(matched)  # only a stored (done) article has matches
+    if counter := _COUNTED.get(status):
+        setattr(summary, counter, getattr(summary, counter) + 1)
 
 
 # --------------------------------------------------------------------------- the run

@@ -1,13 +1,17 @@
 """Database tables: sources and their polling state, articles, topics, matches, stories and their
-near-duplicate index, the outbox and per-channel delivery state.
+near-duplicate index, the outbox and per-channel delivery state; and the states of articles and
+outbox rows.
 
 All timestamps are stored as naive UTC (``UtcDateTime`` converts on the way in and out),
-so SQLite and PostgreSQL behave the same.
+so SQLite and PostgreSQL behave the same. States are ``StrEnum``s stored as their plain string
+values in ``String`` columns (no database enum type): a new state needs no migration, and a value
+read back compares equal to its member.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -24,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from monitor.dates import utcnow
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -31,11 +37,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
 
 
 class UtcDateTime(TypeDecorator):
@@ -61,19 +62,45 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-# Article fetch states.
-PENDING = "pending"  # discovered, page not yet fetched/extracted (or waiting for a retry)
-DONE = "done"  # extracted, matched, stored
-FAILED = "failed"  # gave up after the retry limit; visible in `monitor status`/logs
-DUPLICATE = "duplicate"  # the page's canonical URL was already stored under another URL
+class ArticleStatus(StrEnum):
+    """Where an article is in its life (``articles.status``)::
 
-# Outbox states.
-OUT_PENDING = "pending"
-OUT_SENDING = "sending"  # claimed by a sender (lease in claimed_until)
-OUT_SENT = "sent"
-OUT_FAILED = "failed"  # last attempt failed; retried at next_attempt_at
-OUT_DEAD = "dead"  # gave up after the attempt limit
-OUT_SKIPPED = "skipped"  # recorded but not to be sent (e.g. backfill without --notify)
+        pending ─page stored─▶ done          (also: page failed for good, feed title/summary stored)
+           │ ─page failed─▶ pending          (retry later, until the attempt limit)
+           │ ─gave up, nothing to store─▶ failed
+           │ ─same page as a stored article─▶ duplicate
+           │ ─backfill: dated outside its range─▶ out_of_range ─┐
+           └ ─backfill: no date anywhere─▶ undated ─────────────┴─rediscovered─▶ pending
+
+    Only ``pending`` rows are ever processed; the transitions are in ``monitor.pipeline.store``.
+    """
+
+    PENDING = "pending"  # discovered, page not yet fetched/extracted (or waiting for a retry)
+    DONE = "done"  # extracted, matched, stored
+    FAILED = "failed"  # gave up after the retry limit; visible in `monitor status`/logs
+    DUPLICATE = "duplicate"  # the page's canonical URL was already stored under another URL
+    # A backfill sets these aside instead of storing them (never matched, never alerted). Live
+    # discovery of the same URL, or a backfill whose range holds the date, takes the row back.
+    OUT_OF_RANGE = "out_of_range"  # the page date is outside the asked range (kept in published_at)
+    UNDATED = "undated"  # no date found anywhere (feed, sitemap, page)
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row (``alerts.status``) is; transitions in ``monitor.alerts.outbox``."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a sender (lease in claimed_until)
+    SENT = "sent"
+    FAILED = "failed"  # last attempt failed; retried at next_attempt_at
+    DEAD = "dead"  # gave up after the attempt limit
+    SKIPPED = "skipped"  # recorded but not to be sent (e.g. backfill without --notify)
+
+
+class Origin(StrEnum):
+    """Who found an article (``articles.origin``): live polling alerts it, a backfill does not."""
+
+    LIVE = "live"
+    BACKFILL = "backfill"
 
 
 class Source(Base):
@@ -137,8 +164,8 @@ class Article(Base):
     date_source: Mapped[str | None] = mapped_column(String(20))  # feed | page | first-seen
     discovered_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     extracted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    origin: Mapped[str] = mapped_column(String(20), default="live")  # live | backfill
-    status: Mapped[str] = mapped_column(String(20), default=PENDING)
+    origin: Mapped[str] = mapped_column(String(20), default=Origin.LIVE)  # Origin
+    status: Mapped[str] = mapped_column(String(20), default=ArticleStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_fetch_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -194,7 +221,7 @@ class Alert(Base):
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default=OUT_PENDING)
+    status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=utcnow)
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)

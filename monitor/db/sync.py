@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.config import Config, TopicConfig
+from monitor.dates import utcnow
 from monitor.db.models import Source, Topic
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,20 @@ def topic_definition(topic: TopicConfig) -> dict:
         if getattr(topic, key) is not None:
             definition[key] = list(getattr(topic, key))
     return definition
+
+
+def store_topic(session: Session, topic: TopicConfig, *, definition: bool = False) -> int:
+    """The id of the topic's row, created (with its current definition) when missing. With
+    ``definition``, the stored definition becomes the current one (its matches were recomputed)."""
+    row = session.scalars(select(Topic).where(Topic.name == topic.name)).first()
+    if row is None:
+        row = Topic(name=topic.name, definition=topic_definition(topic))
+        session.add(row)
+        session.flush()
+    elif definition:
+        row.definition = topic_definition(topic)
+        row.updated_at = utcnow()
+    return row.id
 
 
 def sync_config(session: Session, config: Config) -> tuple[dict[str, int], dict[str, int]]:

@@ -1,9 +1,8 @@
 """Candidates from a fetched feed: RSS 0.9x/1.0/2.0 and Atom (feedparser on bytes), JSON Feed.
 
 feedparser only ever sees bytes wrapped in a stream, never a URL or a path, so it fetches nothing.
-Dates: feedparser's parsed dates are UTC; a raw date with no offset or zone is read as wall-clock
-time in the source's timezone; dates feedparser cannot read (French or Arabic month names, odd
-forms) go to dateparser.
+Dates are read by ``monitor.dates`` (feedparser's parse, else dateparser; a date with no offset
+is wall-clock time in the source's timezone); gzip by ``monitor.decode``.
 """
 
 from __future__ import annotations
@@ -12,31 +11,22 @@ import io
 import json
 import logging
 import re
-import time
-import zlib
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import lxml.html
-from feedparser.datetimes import _parse_date as _feedparser_date
 from lxml import etree
 
+from monitor.dates import feed_field_date, parse_date
+from monitor.decode import maybe_gunzip
 from monitor.sources.candidate import Candidate, DiscoverError
-from monitor.urls import canonical_url
+from monitor.urls import absolute_http, canonical_url
 
 log = logging.getLogger(__name__)
 
-DATE_LANGUAGES = ["en", "fr", "ar"]
 MAX_DECOMPRESSED = 20_000_000
 _JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/\d", re.I)
-# A time of day that starts the time part: "T10:00", " 4:35", not the "01:00" of "+01:00".
-_TIME = re.compile(r"(?:^|[T\s,])\d{1,2}:\d{2}(?::\d{1,2})?(?:[.,]\d+)?", re.I)
-_MERIDIEM = re.compile(r"^[ap]\.?\s?m\.?(?=\s|$)", re.I)
-_TRAILING_OFFSET = re.compile(r"(?:\dZ|[+-]\d{2}:?\d{2})\s*$", re.I)
-# Zone names feedparser converts correctly; any other trailing zone name goes to dateparser.
-_FEEDPARSER_ZONES = {"z", "ut", "utc", "gmt", "est", "edt", "cst", "cdt", "mst", "mdt", "pst", "pdt"}
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.I | re.S)
 _TAGLIKE = re.compile(r"<[a-zA-Z/!]")
 
@@ -48,7 +38,13 @@ def parse_feed(body: bytes, headers: dict[str, str], base_url: str, tz: tzinfo) 
     relative links; ``tz`` localises naive dates. Raises DiscoverError when ``body`` is not a feed.
     """
     headers = {k.lower(): v for k, v in (headers or {}).items()}
-    body = _maybe_gunzip(body or b"")
+    body = maybe_gunzip(
+        body or b"",
+        MAX_DECOMPRESSED,
+        corrupt="not a feed: corrupt gzip data",
+        too_large=f"not a feed: gzip data larger than {MAX_DECOMPRESSED // 1_000_000} MB",
+        error=DiscoverError,
+    )
     if not body.strip():
         raise DiscoverError("not a feed: the response is empty")
     if _looks_like_json(body, headers):
@@ -115,7 +111,7 @@ def _entry_link(entry: Any, base_url: str) -> str | None:
     if _is_http(entry.get("id")):
         choices.append(entry.get("id"))
     for choice in choices:
-        url = _absolute_http(choice, base_url)
+        url = absolute_http(choice, base_url)
         if url:
             return url
     return None
@@ -150,7 +146,7 @@ def _json_feed_entries(body: bytes, base_url: str, tz: tzinfo) -> list[Candidate
     items = data.get("items")
     if not isinstance(items, list):
         raise DiscoverError("not a feed: JSON Feed without an 'items' list")
-    base = _absolute_http(data.get("feed_url"), base_url) or base_url
+    base = absolute_http(data.get("feed_url"), base_url) or base_url
     out = []
     for item in items:
         if isinstance(item, dict):
@@ -164,7 +160,7 @@ def _json_item_candidate(item: dict[str, Any], base_url: str, tz: tzinfo) -> Can
     guid = _text(item.get("id")) or None
     link = None
     for choice in (item.get("url"), item.get("external_url"), guid if _is_http(guid) else None):
-        link = _absolute_http(choice, base_url)
+        link = absolute_http(choice, base_url)
         if link:
             break
     if link is None:
@@ -188,78 +184,13 @@ def _json_item_candidate(item: dict[str, Any], base_url: str, tz: tzinfo) -> Can
 
 
 def _entry_date(entry: Any, tz: tzinfo) -> datetime | None:
+    """The entry's publication date, else its update or creation date."""
     for key in ("published", "updated", "created"):
         raw = _text(dict.get(entry, key))  # dict.get: skip feedparser's deprecated key mapping
-        struct = dict.get(entry, f"{key}_parsed")
-        if struct and not _needs_dateparser(raw):
-            return _from_struct(struct, raw, tz)
-        if raw:
-            found = _dateparser(raw, tz)
-            if found is not None:
-                return found
-        if struct:
-            return _from_struct(struct, raw, tz)
+        found = feed_field_date(raw, dict.get(entry, f"{key}_parsed"), tz)
+        if found is not None:
+            return found
     return None
-
-
-def parse_date(raw: str, tz: tzinfo) -> datetime | None:
-    """An aware datetime from a feed date string: ISO 8601, RFC 822, or (via dateparser) anything
-    in English, French or Arabic. A date with no offset is localised in ``tz``."""
-    raw = raw.strip()
-    if not raw:
-        return None
-    try:
-        dt = datetime.fromisoformat(raw)
-    except ValueError:
-        struct = _feedparser_date(raw)
-        if struct and not _needs_dateparser(raw):
-            return _from_struct(struct, raw, tz)
-        return _dateparser(raw, tz)
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=tz)
-
-
-def _from_struct(struct: time.struct_time, raw: str, tz: tzinfo) -> datetime:
-    dt = datetime(*struct[:6], tzinfo=UTC)
-    if raw and is_naive_date(raw):
-        return dt.replace(tzinfo=tz)  # feedparser read the wall-clock time as UTC
-    return dt
-
-
-def is_naive_date(raw: str) -> bool:
-    """True when a date string carries no UTC offset or zone name (``2024-05-01 10:00``)."""
-    raw = raw.strip()
-    match = _TIME.search(raw)
-    if match is None:
-        return not _TRAILING_OFFSET.search(raw)
-    rest = _MERIDIEM.sub("", raw[match.end() :].strip()).strip()
-    return rest == ""
-
-
-def _needs_dateparser(raw: str) -> bool:
-    """Forms feedparser misreads silently: AM/PM (ignored) and zone names it does not know (UTC)."""
-    match = _TIME.search(raw or "")
-    if match is None:
-        return False
-    rest = raw[match.end() :].strip()
-    if _MERIDIEM.match(rest):
-        return True
-    return rest.isalpha() and rest.lower() not in _FEEDPARSER_ZONES
-
-
-def _dateparser(raw: str, tz: tzinfo) -> datetime | None:
-    raw = raw.strip()[:100]
-    if re.fullmatch(r"\d{9,10}", raw):  # a Unix timestamp
-        return datetime.fromtimestamp(int(raw), UTC)
-    try:
-        import dateparser
-
-        dt = dateparser.parse(raw, languages=DATE_LANGUAGES)
-    except Exception:  # noqa: BLE001 - dateparser may raise on odd input; a date is optional
-        log.debug("dateparser failed on %r", raw, exc_info=True)
-        return None
-    if dt is None:
-        return None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=tz)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -276,33 +207,6 @@ def html_to_text(value: str | None) -> str | None:
         except (etree.ParserError, ValueError):
             text = value
     return " ".join(text.split()) or None
-
-
-def _maybe_gunzip(body: bytes) -> bytes:
-    """A body that is still gzip (a ``.xml.gz`` served without Content-Encoding), decompressed."""
-    if body[:2] != b"\x1f\x8b":
-        return body
-    decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        data = decomp.decompress(body, MAX_DECOMPRESSED)
-    except zlib.error as exc:
-        raise DiscoverError(f"not a feed: corrupt gzip data ({exc})") from None
-    if decomp.unconsumed_tail:
-        raise DiscoverError(f"not a feed: gzip data larger than {MAX_DECOMPRESSED // 1_000_000} MB")
-    if not decomp.eof and not data.strip():
-        raise DiscoverError("not a feed: corrupt gzip data (truncated)")
-    return data  # a truncated stream still gives what it holds to the lenient parser
-
-
-def _absolute_http(value: Any, base_url: str) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        url = urljoin(base_url, value.strip())
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 def _is_http(value: Any) -> bool:

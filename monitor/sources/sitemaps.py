@@ -6,11 +6,11 @@ Formats (sitemaps.org and the Google News extension): ``<urlset>`` (``loc``, ``l
 allowed by the protocol). Elements are found by local name, so any namespace (or none) works.
 
 The body is bytes from ``monitor.fetch``; nothing here fetches. Gzip is recognised by its magic
-bytes (a ``.xml.gz`` served without Content-Encoding) and decompressed up to ``MAX_BYTES`` (the
+bytes (a ``.xml.gz`` served without Content-Encoding, ``monitor.decode``) and decompressed up to ``MAX_BYTES`` (the
 protocol's own limit is 50 MB uncompressed). lxml parses with a hardened parser: no DTD loading,
 no entity expansion, no network, no huge trees; ``recover`` keeps what a truncated file holds.
 
-Dates are W3C datetimes (``2025-07-01``, ``2025-07-01T10:00:00+01:00``, ``2025-07``); a value
+Dates (``monitor.dates.w3c_date``) are W3C datetimes (``2025-07-01``, ``2025-07-01T10:00:00+01:00``, ``2025-07``); a value
 without an offset is read in the source's timezone. A ``lastmod`` without a time of day means the
 *end* of that day (it is only used to exclude URLs not modified since the range began, so it takes
 the latest moment it can mean); a publication date without a time means the start of that day,
@@ -19,22 +19,19 @@ as feed dates do.
 
 from __future__ import annotations
 
-import re
-import zlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, tzinfo
-from urllib.parse import urljoin, urlsplit
+from datetime import datetime, tzinfo
 
 from lxml import etree
 
+from monitor.dates import w3c_date
+from monitor.decode import maybe_gunzip
 from monitor.sources.candidate import DiscoverError
-from monitor.sources.feeds import html_to_text, parse_date, parse_feed
+from monitor.sources.feeds import html_to_text, parse_feed
+from monitor.urls import absolute_http
 
 MAX_BYTES = 50_000_000
 _FEED_ROOTS = {"rss", "feed", "rdf"}
-_YEAR_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_YEAR = re.compile(r"^\d{4}$")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -84,54 +81,21 @@ def parse_sitemap(body: bytes, base_url: str, tz: tzinfo) -> Sitemap:
     return Sitemap(index=index, entries=entries)
 
 
-def w3c_date(text: str | None, tz: tzinfo, *, latest: bool = False) -> datetime | None:
-    """An aware datetime from a W3C datetime (or, failing that, any date ``parse_date`` reads).
-
-    A value without a time of day (``2025-07-01``, ``2025-07``, ``2025``) is the first moment
-    it names, or the last one with ``latest``; a value without an offset is read in ``tz``.
-    """
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        if _DAY.match(text):
-            return _bound(date.fromisoformat(text), date.fromisoformat(text), tz, latest)
-        month = _YEAR_MONTH.match(text)
-        if month:
-            year, number = int(month.group(1)), int(month.group(2))
-            last = date(year + number // 12, number % 12 + 1, 1).toordinal() - 1
-            return _bound(date(year, number, 1), date.fromordinal(last), tz, latest)
-        if _YEAR.match(text):
-            year = int(text)
-            return _bound(date(year, 1, 1), date(year, 12, 31), tz, latest)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return parse_date(text, tz)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
-
-
 # --------------------------------------------------------------------------- helpers
 
 
-def _bound(first: date, last: date, tz: tzinfo, latest: bool) -> datetime:
-    return datetime.combine(last, time.max, tz) if latest else datetime.combine(first, time.min, tz)
-
-
 def _gunzip(body: bytes) -> bytes:
-    if body[:2] != b"\x1f\x8b":
-        if len(body) > MAX_BYTES:
-            raise DiscoverError(f"not a usable sitemap: larger than {MAX_BYTES // 1_000_000} MB")
-        return body
-    decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        data = decomp.decompress(body, MAX_BYTES)
-    except zlib.error as exc:
-        raise DiscoverError(f"not a sitemap: corrupt gzip data ({exc})") from None
-    if decomp.unconsumed_tail:
-        raise DiscoverError(f"not a usable sitemap: larger than {MAX_BYTES // 1_000_000} MB uncompressed")
-    if not decomp.eof and not data.strip():
-        raise DiscoverError("not a sitemap: corrupt gzip data (truncated)")
-    return data  # a truncated stream still gives what it holds to the lenient parser
+    limit = f"{MAX_BYTES // 1_000_000} MB"
+    data = maybe_gunzip(
+        body,
+        MAX_BYTES,
+        corrupt="not a sitemap: corrupt gzip data",
+        too_large=f"not a usable sitemap: larger than {limit} uncompressed",
+        error=DiscoverError,
+    )
+    if len(data) > MAX_BYTES:  # not gzipped
+        raise DiscoverError(f"not a usable sitemap: larger than {limit}")
+    return data
 
 
 def _parser() -> etree.XMLParser:
@@ -169,7 +133,7 @@ def _child_text(element: etree._Element, name: str) -> str | None:
 
 
 def _entry(element: etree._Element, base_url: str, tz: tzinfo) -> SitemapEntry | None:
-    loc = _absolute(_child_text(element, "loc"), base_url)
+    loc = absolute_http(_child_text(element, "loc"), base_url)
     if loc is None:
         return None
     published = title = None
@@ -191,17 +155,6 @@ def _descendant_text(element: etree._Element, name: str) -> str | None:
     return None
 
 
-def _absolute(value: str | None, base_url: str) -> str | None:
-    if not value:
-        return None
-    try:
-        url = urljoin(base_url, value.strip())
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    return url if parts.scheme in ("http", "https") and parts.hostname else None
-
-
 def _text_sitemap(data: bytes, base_url: str) -> Sitemap:
     if b"\x00" in data[:4096]:
         raise DiscoverError("not a sitemap: binary content")
@@ -210,7 +163,7 @@ def _text_sitemap(data: bytes, base_url: str) -> Sitemap:
     for line in text.splitlines():
         line = line.strip()
         if line.lower().startswith(("http://", "https://")):
-            url = _absolute(line, base_url)
+            url = absolute_http(line, base_url)
             if url:
                 entries.append(SitemapEntry(loc=url))
     if not entries:
