@@ -346,7 +346,7 @@ def inspect(
     if not result["matches"]:
         out.print("no topic matches")
     for m in result["matches"]:
-        out.print(f"[green]matches {m['topic']}[/]: {', '.join(m['terms'])} in {', '.join(m['fields'])}")
+        out.print(f"[green]matches {m['topic']}[/]: {', '.join(m['matched'])} in {', '.join(m['fields'])}")
         out.print(f"  {m['snippet']}", markup=False, highlight=False)
 
 
@@ -510,6 +510,7 @@ def topics_test(
             "published": row.published.astimezone(tz).isoformat() if row.published else None,
             "url": row.url,
             "terms": row.terms,
+            "matched": row.matched,
             "fields": row.fields,
             "snippet": row.snippet,
             "stored": row.stored,
@@ -535,7 +536,7 @@ def topics_test(
         published = rec["published"][:16].replace("T", " ") if rec["published"] else ""
         status = "stored" if row.stored else "new"
         table.add_row(
-            published, row.source, row.title or "", ", ".join(row.terms), ", ".join(row.fields), status,
+            published, row.source, row.title or "", ", ".join(row.matched), ", ".join(row.fields), status,
             row.snippet or "",
         )  # fmt: skip
     out.print(table)
@@ -548,7 +549,7 @@ def topics_test(
         for row in report.dropped:
             rec = record(row)
             published = rec["published"][:16].replace("T", " ") if rec["published"] else ""
-            table.add_row(published, row.source, row.title or "", ", ".join(row.terms))
+            table.add_row(published, row.source, row.title or "", ", ".join(row.matched))
         out.print(table)
     if report.changed:
         out.print(

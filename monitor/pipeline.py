@@ -472,9 +472,7 @@ def store_article(
             insert(Match).values(
                 article_id=pending.id,
                 topic_id=topic_id,
-                terms=hit.terms,
-                fields=hit.fields,
-                snippet=hit.snippet,
+                **hit.columns(),
                 created_at=utcnow(),
             )
         )

@@ -30,7 +30,7 @@ from monitor.db.models import (
 )
 from monitor.db.session import transaction
 from monitor.db.sync import topic_definition
-from monitor.match import Matcher, TopicMatch
+from monitor.match import Matcher, TopicMatch, labels
 
 __all__ = ["BacktestReport", "BacktestRow", "RematchReport", "backtest", "rematch"]
 
@@ -50,6 +50,7 @@ class BacktestRow:
     fields: list[str]
     snippet: str | None
     stored: bool  # the topic already has a stored match for this article
+    matched: list[str] = field(default_factory=list)  # terms as shown: "Sghrouchni ≈ Seghrouchni"
 
 
 @dataclass
@@ -138,6 +139,7 @@ def backtest(
                         hit.fields,
                         hit.snippet,
                         old is not None,
+                        hit.labels,
                     )  # fmt: skip
                 )
             elif old is not None:
@@ -152,6 +154,7 @@ def backtest(
                         list(old.fields),
                         old.snippet,
                         True,
+                        labels(old.terms, old.hits),
                     )  # fmt: skip
                 )
     return report
@@ -164,8 +167,9 @@ def rematch(
     topic's current definition (so the start-up warning about a changed topic stops).
 
     New matches are stored without outbox rows: a rematch never alerts. Matches that no longer
-    hold are deleted; the others get their terms, fields and snippet refreshed. Work is committed
-    chunk by chunk (the daemon can keep writing); an interrupted rematch can simply be run again.
+    hold are deleted; the others get their terms, fields, snippet, hits and highlights refreshed.
+    Work is committed chunk by chunk (the daemon can keep writing); an interrupted rematch can
+    simply be run again.
     Raises KeyError for a topic not in the config, QueryError for a bad one.
     """
     topic = next((t for t in config.topics if t.name == name), None)
@@ -220,16 +224,15 @@ def _rematch_chunk(session: Session, matcher: Matcher, topic_id: int, rows, repo
                 Match(
                     article_id=article.id,
                     topic_id=topic_id,
-                    terms=hit.terms,
-                    fields=hit.fields,
-                    snippet=hit.snippet,
+                    **hit.columns(),
                     created_at=utcnow(),
                 )
             )
             report.added += 1
         else:
-            if (list(old.terms), list(old.fields), old.snippet) != (hit.terms, hit.fields, hit.snippet):
-                old.terms, old.fields, old.snippet = hit.terms, hit.fields, hit.snippet
+            for column, value in hit.columns().items():
+                if getattr(old, column) != value:
+                    setattr(old, column, value)
             report.kept += 1
     if gone:
         session.execute(delete(Match).where(Match.id.in_([m for m, _ in gone])))

@@ -346,9 +346,11 @@ def test_topics_test_command_errors(tmp_path):
         proc.returncode == 2
         and proc.stderr.strip() == "unknown topic 'Seghruchni' (did you mean 'Seghrouchni'?)"
     )
-    proc = cli("--config", cfg.path, "topics", "test", "--query", "Seghrouchni~1", cwd=tmp_path)
+    proc = cli("--config", cfg.path, "topics", "test", "--query", "Amal~1 Seghrouchni~1", cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.startswith("topic '(query)': query 'Seghrouchni~1': fuzzy search")
+    assert proc.stderr.startswith(
+        "topic '(query)': query 'Amal~1 Seghrouchni~1': a fuzzy word needs at least 5 letters ('Amal' has 4)"
+    )
     assert proc.stderr.strip().endswith("at column 1")
     proc = cli("--config", cfg.path, "topics", "test", cwd=tmp_path)
     assert proc.returncode == 2 and "give a topic NAME or --query" in proc.stderr

@@ -136,8 +136,7 @@ def _match_stored(rt: Runtime, source_id: int, source: str, window: DateRange) -
                         continue
                     session.execute(
                         insert(Match).values(
-                            article_id=article_id, topic_id=topic_id, terms=hit.terms, fields=hit.fields,
-                            snippet=hit.snippet, created_at=utcnow(),
+                            article_id=article_id, topic_id=topic_id, **hit.columns(), created_at=utcnow(),
                         )
                     )  # fmt: skip
                     if story_id is not None:

@@ -28,7 +28,9 @@ from bisect import bisect_right
 from itertools import accumulate
 
 __all__ = [
+    "ARABIC_ARTICLE",
     "ARABIC_PROCLITICS",
+    "ARTICLE_PROCLITICS",
     "MIN_ARABIC_STEM",
     "Normalized",
     "fold",
@@ -204,14 +206,21 @@ MIN_ARABIC_STEM = 3
 """A proclitic is only recognised before a stem of at least this many letters."""
 
 
-def _proclitics() -> frozenset[str]:
-    conjunctions = ["", "و", "ف"]
-    particles = ["", "ب", "ك", "ل", "ال", "بال", "كال", "لل"]
-    return frozenset(c + p for c in conjunctions for p in particles) - {""}
+ARABIC_ARTICLE = "ال"
+_CONJUNCTIONS = ("", "و", "ف")
+_WITH_ARTICLE = ("ال", "بال", "كال", "لل")  # لل is ل + ال (the article's alef is not written)
 
 
-ARABIC_PROCLITICS = _proclitics()
+def _proclitics(particles: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(c + p for c in _CONJUNCTIONS for p in particles) - {""}
+
+
+ARABIC_PROCLITICS = _proclitics(("", "ب", "ك", "ل", *_WITH_ARTICLE))
 """و ف ب ك ل ال and their combinations (وال بال لل فال كال وب ول وبال ولل …), already folded."""
+
+ARTICLE_PROCLITICS = _proclitics(_WITH_ARTICLE)
+"""The proclitics that end with the article ال: ال وال فال بال كال لل ولل فلل وبال …, so a term
+written with its article (``الخلفي``) matches ``والخلفي`` or ``للخلفي`` but never ``خلفي``."""
 
 _ARABIC_LETTER = re.compile(r"[\u0620-\u064a\u066e-\u06d3\u06fa-\u06ff\u0750-\u077f\u08a0-\u08c9]")
 

@@ -1,0 +1,227 @@
+"""A topic's compiled query, and the evidence (hits of one article) it is evaluated on.
+
+The scan (:mod:`monitor.match.engine`) turns one article into :class:`Evidence`: for every term
+found, the spans of all its hits in the scanned stream, in order. The tree evaluates on it:
+:class:`Leaf` (a word, phrase or prefix, maybe limited to a field), :class:`Near` (a proximity),
+:class:`All`, :class:`AnyOf`, :class:`NoneOf`. A proximity ``"a b"~N`` holds when every word
+occurs, in any order, within one field, with at most N other words among them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.match.article import Article
+
+__all__ = ["BODY", "TITLE", "All", "AnyOf", "Evidence", "Expr", "Leaf", "Near", "NoneOf", "Span"]
+
+TITLE, BODY = 0, 1
+Span = tuple[int, int]  # start, end (exclusive) of a hit in the scanned stream
+_NOWHERE: tuple[None, None] = (None, None)
+
+
+class Evidence:
+    """The hits of one article, and the proximity windows found so far."""
+
+    EMPTY: Evidence
+
+    __slots__ = ("spans", "approximate", "article", "body_start", "_near")
+
+    def __init__(
+        self, spans: dict[int, list[Span]], approximate: set[tuple[int, int]], article: Article | None
+    ):
+        self.spans = spans  # term id -> every span, in stream order
+        self.approximate = approximate  # (term id, start) of fuzzy hits on another spelling
+        self.article = article
+        self.body_start = article.body_start if article is not None else 0
+        self._near: dict = {}  # id(near) -> its windows; (term id, field) -> positions
+
+    def in_field(self, term_id: int, field: int) -> bool:
+        found = self.spans.get(term_id)
+        if not found:
+            return False
+        return found[0][0] < self.body_start if field == TITLE else found[-1][0] >= self.body_start
+
+    def first(self, term_id: int) -> tuple[Span | None, Span | None]:
+        """The first span of a term in the title and in the body (None where absent)."""
+        found = self.spans.get(term_id)
+        if not found:
+            return _NOWHERE
+        body_start = self.body_start
+        if found[0][0] >= body_start:
+            return None, found[0]
+        body = next((span for span in found if span[0] >= body_start), None)
+        return found[0], body
+
+    def near(self, near: Near) -> list[Span | None]:
+        """``[title window, body window]`` of a proximity (None where it does not hold)."""
+        found = self._near.get(id(near))
+        if found is None:
+            found = self._near[id(near)] = [None, None]
+            if all(t in self.spans for t in near.term_ids_):
+                for field in (TITLE, BODY) if near.field is None else (near.field,):
+                    found[field] = self._window(near, field)
+        return found
+
+    def _positions(self, term_id: int, field: int) -> list[tuple[int, int, Span]]:
+        """``(word index, term id, span)`` of every hit of a term in ``field``."""
+        key = (term_id, field)
+        found = self._near.get(key)
+        if found is None:
+            assert self.article is not None
+            word_index, in_body = self.article.word_index, field == BODY
+            found = self._near[key] = [
+                (word_index(span[0]), term_id, span)
+                for span in self.spans.get(term_id, ())
+                if (span[0] >= self.body_start) is in_body
+            ]
+        return found
+
+    def _window(self, near: Near, field: int) -> Span | None:
+        """The span of the first smallest window of ``field`` holding every word of ``near``
+        with at most ``near.distance`` other words among them; None when there is none."""
+        need = Counter(near.term_ids_)
+        events = sorted(event for term_id in need for event in self._positions(term_id, field))
+        have: Counter[int] = Counter()
+        satisfied, left, words = 0, 0, len(near.term_ids_)
+        for index, term_id, span in events:
+            have[term_id] += 1
+            if have[term_id] == need[term_id]:
+                satisfied += 1
+            while have[events[left][1]] > need[events[left][1]]:  # drop surplus words on the left
+                have[events[left][1]] -= 1
+                left += 1
+            if satisfied == len(need) and index - events[left][0] + 1 - words <= near.distance:
+                return events[left][2][0], span[1]
+        return None
+
+
+Evidence.EMPTY = Evidence({}, set(), None)
+
+
+class Leaf:
+    """A word, phrase or prefix; ``field`` limits it to the title or the body."""
+
+    __slots__ = ("term_id", "written", "field")
+
+    def __init__(self, term_id: int, written: str, field: int | None = None) -> None:
+        self.term_id, self.written, self.field = term_id, written, field
+
+    def spans(self, ev: Evidence) -> Sequence[Span | None]:
+        """``[title span, body span]`` of the first occurrence in each field (None: absent)."""
+        if self.term_id not in ev.spans:
+            return _NOWHERE
+        slot = ev.first(self.term_id)
+        if self.field is None:
+            return slot
+        return (slot[0], None) if self.field == TITLE else (None, slot[1])
+
+    def holds(self, ev: Evidence) -> bool:
+        if self.field is None:
+            return self.term_id in ev.spans
+        return ev.in_field(self.term_id, self.field)
+
+    def witness(self, ev: Evidence, out: list) -> None:
+        if self.holds(ev):
+            out.append(self)
+
+    def leaves(self) -> list:
+        return [self]
+
+    def term_ids(self) -> tuple[int, ...]:
+        return (self.term_id,)
+
+
+class Near:
+    """Every word (one term each, maybe repeated) within ``distance`` other words, in any order."""
+
+    __slots__ = ("term_ids_", "distance", "written", "field")
+
+    def __init__(
+        self, term_ids: tuple[int, ...], distance: int, written: str, field: int | None = None
+    ) -> None:
+        self.term_ids_, self.distance, self.written, self.field = term_ids, distance, written, field
+
+    def spans(self, ev: Evidence) -> Sequence[Span | None]:
+        return ev.near(self)
+
+    def holds(self, ev: Evidence) -> bool:
+        spans = ev.spans
+        for term_id in self.term_ids_:
+            if term_id not in spans:
+                return False
+        found = ev.near(self)
+        return found[0] is not None or found[1] is not None
+
+    def witness(self, ev: Evidence, out: list) -> None:
+        if self.holds(ev):
+            out.append(self)
+
+    def leaves(self) -> list:
+        return [self]
+
+    def term_ids(self) -> tuple[int, ...]:
+        return self.term_ids_
+
+
+class All:
+    __slots__ = ("children",)
+
+    def __init__(self, children: tuple[Expr, ...]) -> None:
+        self.children = children
+
+    def holds(self, ev: Evidence) -> bool:
+        for child in self.children:  # noqa: SIM110 (a loop beats all() of a generator here)
+            if not child.holds(ev):
+                return False
+        return True
+
+    def witness(self, ev: Evidence, out: list) -> None:
+        for child in self.children:
+            child.witness(ev, out)
+
+    def leaves(self) -> list:
+        return [leaf for c in self.children for leaf in c.leaves()]
+
+    def term_ids(self) -> tuple[int, ...]:
+        return tuple(t for c in self.children for t in c.term_ids())
+
+
+class AnyOf(All):
+    __slots__ = ()
+
+    def holds(self, ev: Evidence) -> bool:
+        for child in self.children:  # noqa: SIM110
+            if child.holds(ev):
+                return True
+        return False
+
+    def witness(self, ev: Evidence, out: list) -> None:
+        for child in self.children:
+            if child.holds(ev):
+                child.witness(ev, out)
+
+
+class NoneOf:
+    __slots__ = ("child",)
+
+    def __init__(self, child: Expr) -> None:
+        self.child = child
+
+    def holds(self, ev: Evidence) -> bool:
+        return not self.child.holds(ev)
+
+    def witness(self, ev: Evidence, out: list) -> None:
+        """Leaves under NOT are never reported."""
+
+    def leaves(self) -> list:
+        return self.child.leaves()
+
+    def term_ids(self) -> tuple[int, ...]:
+        return self.child.term_ids()
+
+
+Expr = Leaf | Near | All | AnyOf | NoneOf

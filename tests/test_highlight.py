@@ -1,0 +1,166 @@
+"""Highlights and snippets come from the matcher's own hits: the words that matched, where they are."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.config import TopicConfig
+from monitor.match import Hit, Matcher, TopicMatch, labels
+from monitor.match.highlight import Snippet
+from monitor.match.normalize import normalize
+
+
+def match(text: str, *, keywords=(), query: str | None = None, title: str | None = None) -> TopicMatch:
+    found = Matcher([TopicConfig(name="t", keywords=list(keywords), query=query)]).match(title, text)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def marked(found: TopicMatch) -> list[str]:
+    return [found.snippet[s:e] for s, e in found.highlights]
+
+
+# Real sentences in the style of Moroccan Arabic news: the indefinite word comes first, the name
+# later. The old highlighter (render.py re-matching the snippet with its own rules) marked both.
+ALAMI = (
+    "في إطار مشروع علمي طموح يمتد على ثلاث سنوات، قال رشيد الطالبي العلمي، رئيس مجلس النواب، إن "
+    "المؤسسة التشريعية ستواكب الجامعات المغربية في تنزيل البرامج الجديدة."
+)
+KHALFI = (
+    "أفادت مصادر محلية أن الحادث وقع مساء أمس في شارع خلفي بحي المعاريف بالدار البيضاء، فيما أكد "
+    "مصطفى الخلفي، الوزير السابق والناطق الرسمي باسم الحكومة، أن التحقيق ما يزال جاريا."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "keyword", "name", "other"),
+    [(ALAMI, "العلمي", "العلمي،", "علمي"), (KHALFI, "الخلفي", "الخلفي،", "خلفي")],
+)
+def test_an_arabic_name_is_highlighted_not_an_earlier_word_that_looks_alike(text, keyword, name, other):
+    found = match(text, keywords=[keyword])
+    assert marked(found) == [keyword]  # the name, not the indefinite adjective before it
+    (hit,) = found.hits
+    assert (hit.field, hit.found) == ("body", keyword) and text[hit.start : hit.end] == keyword
+    assert text.index(name) == hit.start and f" {other} " in found.snippet  # both are in the snippet
+
+
+def test_hits_are_offsets_in_the_original_text():
+    title = "La ministre  Amal El Fallah-Seghrouchni à Benguérir"
+    body = "Rabat –\n\nLa MINISTRE a inauguré, hier, le centre\u00a0de données de Benguérir."
+    found = match(body, title=title, keywords=["Amal El Fallah Seghrouchni", "centre de donnees"])
+    assert [(h.term, h.field, h.found) for h in found.hits] == [
+        ("Amal El Fallah Seghrouchni", "title", "Amal El Fallah-Seghrouchni"),
+        ("centre de donnees", "body", "centre\u00a0de données"),
+    ]
+    for hit in found.hits:
+        text = title if hit.field == "title" else body
+        assert text[hit.start : hit.end] == hit.found
+
+
+def test_the_snippet_is_centred_on_the_real_match():
+    filler = "Le conseil de la ville a adopté le budget annuel après un long débat. "
+    body = (
+        "La data-centred approach du ministère. " + filler * 8 + "Le nouveau data centre ouvre. " + filler * 8
+    )
+    found = match(body, keywords=["data centre"])
+    (start, end), text = found.highlights[0], found.snippet
+    assert text[start:end] == "data centre"
+    assert 0.25 < start / len(text) < 0.55  # the match sits near the middle, 2/5 of the room before
+    assert "data-centred" not in text
+
+
+@pytest.mark.parametrize(
+    ("text", "spec", "expected"),
+    [
+        # French: accents, case and elision folded; "centre de la donnée" is not the term
+        (
+            "Le centre de la donnée publique est en ligne ; la ministre a inauguré le CENTRE DE DONNEES "
+            "de Benguérir, puis l'autre centre de données de Tétouan.",
+            {"keywords": ["centre de données"]},
+            ["CENTRE DE DONNEES", "centre de données"],
+        ),
+        # English: whole words, hyphen as a space, every occurrence inside the snippet
+        (
+            "A data-centred approach: the data-centre in Tetouan is Morocco's second data centre.",
+            {"keywords": ["data centre"]},
+            ["data-centre", "data centre"],
+        ),
+        ("Ministers met at the ministry; mini golf later.", {"query": "minist*"}, ["Ministers", "ministry"]),
+        (
+            "Seghrouchni, the minister, said; another minister spoke later on a different subject today.",
+            {"query": '"seghrouchni minister"~3'},
+            ["Seghrouchni", "minister", "minister"],
+        ),
+        ("قالت والسغروشني إن المشروع مهم", {"keywords": ["السغروشني"]}, ["والسغروشني"]),
+        # a negated or excluded term is never marked, even when it is in the snippet
+        (
+            "Seghrouchni spoke about football and Rabat.",
+            {"query": "Seghrouchni AND NOT (football AND Gaza)"},
+            ["Seghrouchni"],
+        ),
+    ],
+)
+def test_highlights_mark_exactly_what_matched(text, spec, expected):
+    assert marked(match(text, **spec)) == expected
+
+
+def test_highlights_follow_the_collapsed_whitespace_of_the_snippet():
+    body = "La ministre\n\n   Amal El\u00a0Fallah –\tSeghrouchni a parlé."
+    found = match(body, keywords=["Amal El Fallah Seghrouchni"])
+    assert found.snippet == "La ministre Amal El Fallah – Seghrouchni a parlé."
+    assert marked(found) == ["Amal El Fallah – Seghrouchni"]
+
+
+def test_title_only_matches_highlight_the_title_snippet():
+    found = match("Nothing here.", title="Seghrouchni in Paris", keywords=["Seghrouchni"])
+    assert found.snippet == "Seghrouchni in Paris" and marked(found) == ["Seghrouchni"]
+
+
+def test_long_texts_keep_every_highlight_inside_the_snippet():
+    words = " ".join(f"mot{i}" for i in range(300))
+    body = f"{words} Seghrouchni {words} Seghrouchni {words}"
+    found = match(body, keywords=["Seghrouchni"])
+    assert marked(found) == ["Seghrouchni"] and found.snippet.startswith("…")
+    assert all(0 <= s < e <= len(found.snippet) for s, e in found.highlights)
+
+
+def test_snippet_span_maps_and_clips():
+    text = "one  two\nthree four five"
+    snippet = Snippet(text, 5, 8, width=100)
+    assert snippet.text == "one two three four five"
+    assert snippet.span(5, 14) == (4, 13)  # "two three"
+    assert snippet.span(3, 5) is None  # whitespace only
+    cut = Snippet(" ".join(["w"] * 100) + " target " + " ".join(["w"] * 100), 200, 206, width=20)
+    assert cut.text.startswith("…") and cut.span(200, 206) is not None
+    assert cut.text[slice(*cut.span(200, 206))] == "target"
+    assert cut.span(0, 1) is None
+
+
+def test_labels_and_columns_round_trip():
+    hit = Hit("Seghrouchni~1", "body", 4, 14, "Sghrouchni", approximate=True)
+    exact = Hit("Rabat", "title", 0, 5, "RABAT")
+    assert labels(["Seghrouchni~1", "Rabat"], [hit, exact]) == ["Sghrouchni ≈ Seghrouchni", "Rabat"]
+    assert labels(["Seghrouchni~1"], [hit.to_json()]) == ["Sghrouchni ≈ Seghrouchni"]
+    assert labels(["a", "a"], None) == ["a"]
+    found = TopicMatch("t", ["Seghrouchni~1"], ["body"], "La Sghrouchni", [hit], [(3, 13)])
+    assert found.columns() == {
+        "terms": ["Seghrouchni~1"],
+        "fields": ["body"],
+        "snippet": "La Sghrouchni",
+        "hits": [hit.to_json()],
+        "highlights": [[3, 13]],
+    }
+    assert Hit.from_json(hit.to_json()) == hit
+
+
+def test_highlighted_words_fold_to_the_terms_words():
+    """Every highlight of a random Arabic/French/English mix is one of the term's words as written."""
+    body = (
+        "Selon le communiqué, la ministre Seghrouchni et le ministre délégué ont visité le centre de "
+        "données. وقالت السغروشني إن مراكز البيانات ستتوسع، وأضافت للسغروشني مصادر أن المشروع مهم."
+    )
+    found = match(body, keywords=["Seghrouchni", "السغروشني", "centre de données"])
+    for start, end in found.highlights:
+        words = normalize(found.snippet[start:end]).words
+        assert words in (["seghrouchni"], ["centre", "de", "donnees"]) or words[0].endswith("سغروشني")
+    assert len(found.highlights) == 4
