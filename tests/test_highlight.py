@@ -164,3 +164,31 @@ def test_highlighted_words_fold_to_the_terms_words():
         words = normalize(found.snippet[start:end]).words
         assert words in (["seghrouchni"], ["centre", "de", "donnees"]) or words[0].endswith("سغروشني")
     assert len(found.highlights) == 4
+
+
+def test_snippet_text_and_offsets_agree_with_a_plain_collapse():
+    """Random texts with every kind of whitespace: the snippet is the collapsed window, and every
+    word's offsets map onto the same word in it."""
+    import random
+    import re
+
+    rng = random.Random(9)
+    spaces = [" ", "  ", "\n", "\n\n ", "\t", "\u00a0", " \u2003 "]
+    for _ in range(300):
+        words = [
+            rng.choice(["mot", "Seghrouchni", "(centre)", "données,", "السغروشني", "x"]) for _ in range(80)
+        ]
+        text = rng.choice(["", " ", "\n"]) + "".join(w + rng.choice(spaces) for w in words)
+        tokens = [m.span() for m in re.finditer(r"\S+", text)]
+        start, end = rng.choice(tokens)
+        snippet = Snippet(text, start, end, width=rng.choice([40, 120, 200]))
+        lead = "…" if snippet.lo > 0 else ""
+        tail = "…" if snippet.hi < len(text) else ""
+        assert snippet.text == lead + " ".join(text[snippet.lo : snippet.hi].split()) + tail
+        assert snippet.text[slice(*snippet.centre)] == text[start:end]
+        for s, e in tokens:
+            inside = snippet.span(s, e)
+            if snippet.lo <= s and e <= snippet.hi:
+                assert inside is not None and snippet.text[slice(*inside)] == text[s:e]
+            elif e <= snippet.lo or s >= snippet.hi:
+                assert inside is None

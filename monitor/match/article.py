@@ -8,7 +8,8 @@ and highlighted exactly where they are.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
+from itertools import accumulate
 
 from monitor.match.expr import BODY, TITLE, Span
 from monitor.match.normalize import Normalized
@@ -19,7 +20,7 @@ __all__ = ["Article"]
 class Article:
     """The normalised title and body of one article, and the stream that is scanned."""
 
-    __slots__ = ("fields", "stream", "body_start", "_starts", "_words", "_original_starts")
+    __slots__ = ("fields", "stream", "body_start", "_starts", "_words")
 
     def __init__(self, title: Normalized, body: Normalized) -> None:
         self.fields = (title, body)
@@ -28,7 +29,6 @@ class Article:
         self.body_start = len(title_words) + 4  # stream index of the body's first word
         self._starts: list[int] | None = None
         self._words: list[str] | None = None
-        self._original_starts: dict[int, list[int]] = {}
 
     # ---- words of the stream
 
@@ -47,14 +47,11 @@ class Article:
     def starts(self) -> list[int]:
         """Stream position of each word's first letter."""
         if self._starts is None:
-            starts, pos = [], 1
-            for word in self.fields[TITLE].words:
-                starts.append(pos)
-                pos += len(word) + 1
-            pos = self.body_start
-            for word in self.fields[BODY].words:
-                starts.append(pos)
-                pos += len(word) + 1
+            title, body = self.fields[TITLE].words, self.fields[BODY].words
+            # each word starts one space after the end of the previous one
+            starts = list(accumulate(map((1).__add__, map(len, title)), initial=1))
+            starts[-1:] = accumulate(map((1).__add__, map(len, body)), initial=self.body_start)
+            del starts[-1]
             self._starts = starts
         return self._starts
 
@@ -83,22 +80,22 @@ class Article:
     def original(self, span: Span) -> tuple[int, int, int]:
         """``(field, start, end)``: the words at ``span`` of the stream, in the original text of
         their field (whole words, from the first letter of the first to the last of the last)."""
-        field = self.field_of(span[0])
-        offset = 0 if field == TITLE else self.title_count
+        starts = self._starts if self._starts is not None else self.starts
+        if span[0] < self.body_start:
+            field, offset = TITLE, -1
+        else:
+            field, offset = BODY, -1 - len(self.fields[TITLE].words)
         text = self.fields[field]
-        start = text.word_span(self.word_index(span[0]) - offset)[0]
-        end = text.word_span(self.word_index(span[1] - 1) - offset)[1]
-        return field, start, end
+        start = text.word_span(bisect_right(starts, span[0]) + offset)[0]
+        return field, start, text.word_span(bisect_right(starts, span[1] - 1) + offset)[1]
 
     def stream_range(self, field: int, lo: int, hi: int) -> Span:
         """The stream positions of the words of ``field`` whose original spans start in ``[lo, hi)``."""
-        starts = self._original_starts.get(field)
-        if starts is None:
-            starts = self._original_starts[field] = [s for s, _ in self.fields[field].spans()]
-        offset = 0 if field == TITLE else self.title_count
+        text, offset = self.fields[field], 0 if field == TITLE else self.title_count
         stream_starts, field_end = self.starts, self.body_start if field == TITLE else len(self.stream)
+        count = len(text.words)
 
         def at(index: int) -> int:
-            return stream_starts[offset + index] if index < len(starts) else field_end
+            return stream_starts[offset + index] if index < count else field_end
 
-        return at(bisect_left(starts, lo)), at(bisect_left(starts, hi))
+        return at(text.first_word_from(lo)), at(text.first_word_from(hi))

@@ -31,10 +31,10 @@ from monitor.match import query as q
 from monitor.match.article import Article
 from monitor.match.expr import BODY, TITLE, All, AnyOf, Evidence, Expr, Leaf, Near, NoneOf, Span
 from monitor.match.fuzzy import FuzzyIndex
-from monitor.match.highlight import Snippet, merge
+from monitor.match.highlight import Presenter
 from monitor.match.normalize import normalize
 from monitor.match.query import QueryError
-from monitor.match.result import Hit, TopicMatch
+from monitor.match.result import TopicMatch
 from monitor.match.terms import TermProblem, TermSpec, automaton_keys, clitic_allowed, parse_term
 
 __all__ = ["Matcher", "QueryError", "TopicMatch", "primary_language"]
@@ -75,6 +75,7 @@ class Matcher:
 
     def __init__(self, topics: Sequence[TopicConfig]) -> None:
         self._specs: dict[TermSpec, int] = {}
+        self._groups_of: list[list[int]] = []  # term id -> its key groups (see _build)
         self._positive: list[list[int]] = []  # term id -> topics where it can make a match
         self._excluding: list[list[int]] = []  # term id -> topics it excludes
         self._topics = [self._compile(i, t) for i, t in enumerate(topics)]
@@ -102,6 +103,7 @@ class Matcher:
             term_id = self._specs[spec] = len(self._specs)
             self._positive.append([])
             self._excluding.append([])
+            self._groups_of.append([])
         return term_id
 
     def _compile(self, index: int, topic: TopicConfig) -> _Topic:
@@ -176,11 +178,17 @@ class Matcher:
                     keys.setdefault(key, [[], [], []])[mode].append(term_id)
         if not keys:
             return None
-        automaton = ahocorasick.Automaton()
+        automaton, group_count = ahocorasick.Automaton(), 0
         for key, by_mode in keys.items():
             prefix = not key.endswith(" ")
-            groups = tuple((mode, tuple(ids)) for mode, ids in enumerate(by_mode) if ids)
-            automaton.add_word(key, (len(key), prefix, key[0] != " ", groups))
+            groups = []
+            for mode, ids in enumerate(by_mode):
+                if ids:  # a group: the terms a key finds with one left-edge rule; hits are kept per group
+                    groups.append((mode, tuple(ids), group_count))
+                    for term_id in ids:
+                        self._groups_of[term_id].append(group_count)
+                    group_count += 1
+            automaton.add_word(key, (len(key), prefix, key[0] != " ", tuple(groups)))
         automaton.make_automaton()
         return automaton
 
@@ -198,68 +206,74 @@ class Matcher:
         if self._automaton is None and not self._fuzzy:
             return []
         article = Article(normalize(title or ""), normalize(text or ""))
-        spans = self._scan(article)
-        approximate = self._fuzzy.find(article, spans) if self._fuzzy else set()
-        if not spans:
+        first, grouped = self._scan(article)
+        fuzzy: dict[int, list[Span]] = {}
+        approximate = self._fuzzy.find(article, first, fuzzy) if self._fuzzy else set()
+        if not first:
             return []
-        evidence = Evidence(spans, approximate, article)
+        evidence = Evidence(first, grouped, self._groups_of, fuzzy, approximate, article)
         candidates: set[int] = set()
         excluded: set[int] = set()
-        for term_id in spans:
+        for term_id in first:
             candidates.update(self._positive[term_id])
             excluded.update(self._excluding[term_id])
         lang = primary_language(language)
         results = []
-        snippets: dict[tuple[int, int, int], Snippet] = {}
+        shown = Presenter(article, evidence)
         for index in sorted(candidates - excluded):
             topic = self._topics[index]
             if source is not None and topic.sources is not None and source not in topic.sources:
                 continue
             if lang is not None and topic.languages is not None and lang not in topic.languages:
                 continue
-            found = _decide(topic, evidence, article, snippets)
+            found = _decide(topic, evidence, shown)
             if found is not None:
                 results.append(found)
         return results
 
-    def _scan(self, article: Article) -> dict[int, list[Span]]:
-        """Every hit of the exact terms: term id -> its spans in the stream, in order."""
-        spans: dict[int, list[Span]] = {}
+    def _scan(self, article: Article) -> tuple[dict[int, list], dict[int, list[int]]]:
+        """The exact terms' hits: per term its first title and body span; per key group every
+        span, in stream order (flat: start, end, start, end …; no object per hit for the
+        garbage collector to visit)."""
+        first: dict[int, list] = {}
+        grouped: dict[int, list[int]] = {}
         if self._automaton is None:
-            return spans
-        stream = article.stream
+            return first, grouped
+        stream, body_start = article.stream, article.body_start
         for end, (length, prefix, arabic, groups) in self._automaton.iter(stream):
             start = end - length + 1
-            if arabic:  # a stem: what precedes it in its word must be an allowed proclitic
-                if stream[start - 1] == " ":
-                    clitic = ""
-                else:
-                    word_start = stream.rfind(" ", 0, start) + 1
-                    clitic = stream[word_start:start]
-                    start = word_start
-            else:
+            if not arabic:
                 start += 1  # the key's leading space
+            elif stream[start - 1] == " ":
+                clitic = ""
+            else:  # an Arabic stem: what precedes it in its word must be an allowed proclitic
+                word_start = stream.rfind(" ", 0, start) + 1
+                clitic, start = stream[word_start:start], word_start
             if prefix:
                 end = stream.find(" ", end)  # the end of the word the prefix starts
-            span = (start, end)
-            for mode, term_ids in groups:
+            field = 0 if start < body_start else 1
+            for mode, term_ids, group in groups:
                 if arabic and not clitic_allowed(clitic, mode):
                     continue
                 for term_id in term_ids:
-                    found = spans.get(term_id)
-                    if found is None:
-                        spans[term_id] = [span]
-                    else:
-                        found.append(span)
-        return spans
+                    slot = first.get(term_id)
+                    if slot is None:
+                        first[term_id] = [(start, end), None] if field == 0 else [None, (start, end)]
+                    elif slot[field] is None:
+                        slot[field] = (start, end)
+                found = grouped.get(group)  # flat [start, end, start, end …]: ints, no tuple per hit
+                if found is None:
+                    grouped[group] = [start, end]
+                else:
+                    found.append(start)
+                    found.append(end)
+        return first, grouped
 
 
-def _decide(
-    topic: _Topic, evidence: Evidence, article: Article, snippets: dict[tuple[int, int, int], Snippet]
-) -> TopicMatch | None:
+def _decide(topic: _Topic, evidence: Evidence, shown: Presenter) -> TopicMatch | None:
     """The match of one candidate topic (None when it does not hold): terms, hits, snippet."""
-    spans = evidence.spans
-    reported: list[Leaf | Near] = [leaf for leaf in topic.keywords if leaf.term_id in spans]
+    first = evidence.first
+    reported: list[Leaf | Near] = [leaf for leaf in topic.keywords if leaf.term_id in first]
     if topic.query is not None and topic.query.holds(evidence):
         witnesses: list[Leaf | Near] = []
         topic.query.witness(evidence, witnesses)
@@ -267,56 +281,25 @@ def _decide(
     if not reported:
         return None
     where = [leaf.spans(evidence) for leaf in reported]
-    order = sorted(range(len(reported)), key=lambda i: min(s[0] for s in where[i] if s is not None))
-    terms = list(dict.fromkeys(reported[i].written for i in order))
+    if len(reported) > 1:
+        order = sorted(range(len(reported)), key=lambda i: min(s[0] for s in where[i] if s is not None))
+        reported, where = [reported[i] for i in order], [where[i] for i in order]
+    if len(reported) == 1:
+        (leaf,), (title, body) = reported, where[0]
+        terms = [leaf.written]
+        fields = ["title", "body"] if title and body else ["title"] if title else ["body"]
+        centre = body or title
+        hits = [shown.hit(leaf, span) for span in (title, body) if span is not None]
+        snippet, highlights = shown.snippet(centre, reported)
+        return TopicMatch(topic.name, terms, fields, snippet, hits, highlights)
+    terms = list(dict.fromkeys(leaf.written for leaf in reported))
     fields = [_FIELD_NAMES[f] for f in (TITLE, BODY) if any(s[f] for s in where)]
     body_spans = [s[BODY] for s in where if s[BODY]]
     centre = min(body_spans) if body_spans else min(s[TITLE] for s in where if s[TITLE])
-    field, start, end = article.original(centre)
-    snippet = snippets.get((field, start, end))
-    if snippet is None:
-        snippet = snippets[(field, start, end)] = Snippet(article.fields[field].original, start, end)
     hits, seen = [], set()
-    for i in order:
-        leaf = reported[i]
-        if leaf.written in seen:
-            continue
-        seen.add(leaf.written)
-        for span in where[i]:
-            if span is not None:
-                hits.append(_hit(leaf, span, evidence, article))
-    return TopicMatch(
-        topic.name,
-        terms,
-        fields,
-        snippet.text,
-        hits,
-        _highlights(reported, evidence, article, field, snippet),
-    )
-
-
-def _hit(leaf: Leaf | Near, span: Span, evidence: Evidence, article: Article) -> Hit:
-    field, start, end = article.original(span)
-    approximate = any(
-        (term_id, s) in evidence.approximate
-        for term_id in leaf.term_ids()
-        for s, _ in evidence.spans.get(term_id, ())
-        if span[0] <= s < span[1]
-    ) if evidence.approximate else False  # fmt: skip
-    found = article.fields[field].original[start:end]
-    return Hit(leaf.written, _FIELD_NAMES[field], start, end, found, approximate)
-
-
-def _highlights(
-    reported: list[Leaf | Near], evidence: Evidence, article: Article, field: int, snippet: Snippet
-) -> list[tuple[int, int]]:
-    """Spans of ``snippet`` where the reported terms matched (every hit inside it)."""
-    low, high = article.stream_range(field, snippet.lo, snippet.hi)
-    found = []
-    for term_id in {t for leaf in reported for t in leaf.term_ids()}:
-        for span in evidence.spans.get(term_id, ()):
-            if low <= span[0] < high:
-                _, start, end = article.original(span)
-                if (inside := snippet.span(start, end)) is not None:
-                    found.append(inside)
-    return merge(found)
+    for leaf, leaf_spans in zip(reported, where, strict=True):
+        if leaf.written not in seen:
+            seen.add(leaf.written)
+            hits += [shown.hit(leaf, span) for span in leaf_spans if span is not None]
+    snippet, highlights = shown.snippet(centre, reported)
+    return TopicMatch(topic.name, terms, fields, snippet, hits, highlights)

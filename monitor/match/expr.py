@@ -1,7 +1,8 @@
 """A topic's compiled query, and the evidence (hits of one article) it is evaluated on.
 
 The scan (:mod:`monitor.match.engine`) turns one article into :class:`Evidence`: for every term
-found, the spans of all its hits in the scanned stream, in order. The tree evaluates on it:
+found, its first span in the title and in the body of the scanned stream, and every span of its
+hits on demand (the words of proximities, highlights). The tree evaluates on it:
 :class:`Leaf` (a word, phrase or prefix, maybe limited to a field), :class:`Near` (a proximity),
 :class:`All`, :class:`AnyOf`, :class:`NoneOf`. A proximity ``"a b"~N`` holds when every word
 occurs, in any order, within one field, with at most N other words among them.
@@ -9,6 +10,7 @@ occurs, in any order, within one field, with at most N other words among them.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -28,40 +30,61 @@ class Evidence:
 
     EMPTY: Evidence
 
-    __slots__ = ("spans", "approximate", "article", "body_start", "_near")
+    __slots__ = ("first", "grouped", "groups_of", "fuzzy", "approximate", "article", "_every", "_near")
 
     def __init__(
-        self, spans: dict[int, list[Span]], approximate: set[tuple[int, int]], article: Article | None
+        self,
+        first: dict[int, list],
+        grouped: dict[int, list[int]],
+        groups_of: list[list[int]],
+        fuzzy: dict[int, list[Span]],
+        approximate: set[tuple[int, int]],
+        article: Article | None,
     ):
-        self.spans = spans  # term id -> every span, in stream order
+        self.first = first  # term id -> [first title span, first body span] (None where absent)
+        self.grouped = grouped  # key group -> start, end, start, end … of its hits, in stream order
+        self.groups_of = groups_of  # term id -> the key groups that find it
+        self.fuzzy = fuzzy  # fuzzy term id -> every span, in stream order
         self.approximate = approximate  # (term id, start) of fuzzy hits on another spelling
         self.article = article
-        self.body_start = article.body_start if article is not None else 0
+        self._every: dict[int, list[Span]] = {}
         self._near: dict = {}  # id(near) -> its windows; (term id, field) -> positions
 
-    def in_field(self, term_id: int, field: int) -> bool:
-        found = self.spans.get(term_id)
-        if not found:
-            return False
-        return found[0][0] < self.body_start if field == TITLE else found[-1][0] >= self.body_start
+    def every(self, term_id: int) -> list[Span]:
+        """Every span of a term, in stream order."""
+        found = self._every.get(term_id)
+        if found is None:
+            found = self.fuzzy.get(term_id)
+            if found is None:
+                found = sorted(
+                    {span for flat in self._flat(term_id) for span in zip(flat[::2], flat[1::2], strict=True)}
+                )
+            self._every[term_id] = found
+        return found
 
-    def first(self, term_id: int) -> tuple[Span | None, Span | None]:
-        """The first span of a term in the title and in the body (None where absent)."""
-        found = self.spans.get(term_id)
-        if not found:
-            return _NOWHERE
-        body_start = self.body_start
-        if found[0][0] >= body_start:
-            return None, found[0]
-        body = next((span for span in found if span[0] >= body_start), None)
-        return found[0], body
+    def between(self, term_id: int, low: int, high: int) -> list[Span]:
+        """The spans of a term that start in ``[low, high)`` of the stream."""
+        if term_id in self.fuzzy or term_id in self._every:
+            return [span for span in self.every(term_id) if low <= span[0] < high]
+        found = []
+        for flat in self._flat(term_id):  # sorted: start, end, start, end …
+            i = bisect_left(flat, low)
+            i += i & 1  # inside a span that started before ``low``: the next one
+            while i < len(flat) and flat[i] < high:
+                found.append((flat[i], flat[i + 1]))
+                i += 2
+        return found
+
+    def _flat(self, term_id: int) -> list[list[int]]:
+        grouped = self.grouped
+        return [grouped[g] for g in self.groups_of[term_id] if g in grouped]
 
     def near(self, near: Near) -> list[Span | None]:
         """``[title window, body window]`` of a proximity (None where it does not hold)."""
         found = self._near.get(id(near))
         if found is None:
             found = self._near[id(near)] = [None, None]
-            if all(t in self.spans for t in near.term_ids_):
+            if all(t in self.first for t in near.term_ids_):
                 for field in (TITLE, BODY) if near.field is None else (near.field,):
                     found[field] = self._window(near, field)
         return found
@@ -72,11 +95,11 @@ class Evidence:
         found = self._near.get(key)
         if found is None:
             assert self.article is not None
-            word_index, in_body = self.article.word_index, field == BODY
+            word_index, body_start, in_body = self.article.word_index, self.article.body_start, field == BODY
             found = self._near[key] = [
                 (word_index(span[0]), term_id, span)
-                for span in self.spans.get(term_id, ())
-                if (span[0] >= self.body_start) is in_body
+                for span in self.every(term_id)
+                if (span[0] >= body_start) is in_body
             ]
         return found
 
@@ -99,10 +122,26 @@ class Evidence:
         return None
 
 
-Evidence.EMPTY = Evidence({}, set(), None)
+Evidence.EMPTY = Evidence({}, {}, [], {}, set(), None)
 
 
-class Leaf:
+class _Reported:
+    """A leaf of the tree: what a match reports (its terms, where they are)."""
+
+    __slots__ = ()
+
+    def holds(self, ev: Evidence) -> bool:
+        raise NotImplementedError
+
+    def witness(self, ev: Evidence, out: list) -> None:
+        if self.holds(ev):
+            out.append(self)
+
+    def leaves(self) -> list:
+        return [self]
+
+
+class Leaf(_Reported):
     """A word, phrase or prefix; ``field`` limits it to the title or the body."""
 
     __slots__ = ("term_id", "written", "field")
@@ -112,30 +151,24 @@ class Leaf:
 
     def spans(self, ev: Evidence) -> Sequence[Span | None]:
         """``[title span, body span]`` of the first occurrence in each field (None: absent)."""
-        if self.term_id not in ev.spans:
+        slot = ev.first.get(self.term_id)
+        if slot is None:
             return _NOWHERE
-        slot = ev.first(self.term_id)
         if self.field is None:
             return slot
         return (slot[0], None) if self.field == TITLE else (None, slot[1])
 
     def holds(self, ev: Evidence) -> bool:
         if self.field is None:
-            return self.term_id in ev.spans
-        return ev.in_field(self.term_id, self.field)
-
-    def witness(self, ev: Evidence, out: list) -> None:
-        if self.holds(ev):
-            out.append(self)
-
-    def leaves(self) -> list:
-        return [self]
+            return self.term_id in ev.first
+        slot = ev.first.get(self.term_id)
+        return slot is not None and slot[self.field] is not None
 
     def term_ids(self) -> tuple[int, ...]:
         return (self.term_id,)
 
 
-class Near:
+class Near(_Reported):
     """Every word (one term each, maybe repeated) within ``distance`` other words, in any order."""
 
     __slots__ = ("term_ids_", "distance", "written", "field")
@@ -149,19 +182,12 @@ class Near:
         return ev.near(self)
 
     def holds(self, ev: Evidence) -> bool:
-        spans = ev.spans
+        first = ev.first
         for term_id in self.term_ids_:
-            if term_id not in spans:
+            if term_id not in first:
                 return False
         found = ev.near(self)
         return found[0] is not None or found[1] is not None
-
-    def witness(self, ev: Evidence, out: list) -> None:
-        if self.holds(ev):
-            out.append(self)
-
-    def leaves(self) -> list:
-        return [self]
 
     def term_ids(self) -> tuple[int, ...]:
         return self.term_ids_

@@ -142,9 +142,12 @@ class FuzzyIndex:
                         found.append((anchor_id, distance, clitic))
         return sorted(found, key=lambda f: f[1])  # the closest form first (see find)
 
-    def find(self, article: Article, spans: dict[int, list[Span]]) -> set[tuple[int, int]]:
-        """Add every fuzzy term's hits to ``spans`` (term id -> stream spans, kept in order);
-        return the ``(term id, start)`` of hits on another spelling than the term's."""
+    def find(
+        self, article: Article, first: dict[int, list], every: dict[int, list[Span]]
+    ) -> set[tuple[int, int]]:
+        """Add every fuzzy term's hits to ``first`` (term id -> first title and body span) and
+        ``every`` (term id -> every span, in order); return the ``(term id, start)`` of hits on
+        another spelling than the term's."""
         seen = self._seen  # one object throughout, even if another thread starts a new cache
         if len(seen.words) > CACHE_WORDS:
             seen = self._seen = _Seen()
@@ -171,11 +174,14 @@ class FuzzyIndex:
                         if (entry.term_id, span) in added:
                             continue
                         added.add((entry.term_id, span))
-                        spans.setdefault(entry.term_id, []).append(span)
+                        every.setdefault(entry.term_id, []).append(span)
                         if cost:
                             approximate.add((entry.term_id, span[0]))
         for term_id in {term_id for term_id, _ in added}:
-            spans[term_id].sort()
+            spans = every[term_id]
+            spans.sort()
+            title = spans[0] if spans[0][0] < article.body_start else None
+            first[term_id] = [title, next((s for s in spans if s[0] >= article.body_start), None)]
         return approximate
 
     @staticmethod

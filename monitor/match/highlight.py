@@ -11,14 +11,16 @@ are stored with it, since alerts are rendered from the database.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 
-__all__ = ["SNIPPET_WIDTH", "Snippet", "make_snippet", "merge"]
+from monitor.match.article import Article
+from monitor.match.expr import Evidence, Leaf, Near, Span
+from monitor.match.result import Hit
+
+__all__ = ["SNIPPET_WIDTH", "Presenter", "Snippet", "make_snippet", "merge"]
 
 SNIPPET_WIDTH = 200
 _SPACE = re.compile(r"\s")
-_NON_SPACE = re.compile(r"\S+")
 
 
 def _window(text: str, start: int, end: int, width: int) -> tuple[int, int]:
@@ -40,28 +42,40 @@ class Snippet:
     """About ``width`` characters of ``original`` around ``original[start:end]``, whitespace
     collapsed, "…" at each end that was cut; :meth:`span` maps offsets of the original into it."""
 
-    __slots__ = ("text", "lo", "hi", "_starts", "_ends", "_at")
+    __slots__ = ("text", "lo", "hi", "centre", "_original", "_lead", "_same", "_around")
 
     def __init__(self, original: str, start: int, end: int, width: int = SNIPPET_WIDTH) -> None:
-        self.lo, self.hi = _window(original, start, end, width)
-        tokens = [m.span() for m in _NON_SPACE.finditer(original, self.lo, self.hi)]
-        self._starts = [s for s, _ in tokens]
-        self._ends = [e for _, e in tokens]
-        self._at, pos = [], 1 if self.lo > 0 else 0  # snippet offset of each token
-        for s, e in tokens:
-            self._at.append(pos)
-            pos += e - s + 1
-        piece = " ".join(original[s:e] for s, e in tokens)
-        self.text = ("…" if self.lo > 0 else "") + piece + ("…" if self.hi < len(original) else "")
+        self.lo, self.hi = lo, hi = _window(original, start, end, width)
+        self._original, self._lead, self._around = original, 1 if lo > 0 else 0, (start, end)
+        before, middle, after = original[lo:start], original[start:end], original[end:hi]
+        b, m, a = " ".join(before.split()), " ".join(middle.split()), " ".join(after.split())
+        self._same = b == before and m == middle and a == after  # offsets only shift by the lead
+        head = ("…" if lo > 0 else "") + b + (" " if b and before[-1].isspace() else "")
+        self.centre = (len(head), len(head) + len(m))  # where ``original[start:end]`` is
+        tail = (" " if a and after[0].isspace() else "") + a + ("…" if hi < len(original) else "")
+        self.text = head + m + tail
+
+    def _offset(self, pos: int, *, start: bool) -> int:
+        """Offset in :attr:`text` of original ``pos``: a start in whitespace moves to the next
+        word, an end in whitespace back to the previous one."""
+        if self._same:
+            return self._lead + pos - self.lo
+        before = self._original[self.lo : pos]
+        words = before.split()
+        offset = sum(map(len, words)) + len(words) - 1 if words else 0
+        if start and words and before[-1].isspace():
+            offset += 1
+        return self._lead + max(offset, 0)
 
     def span(self, start: int, end: int) -> tuple[int, int] | None:
         """``original[start:end]`` as offsets in :attr:`text` (clipped to it); None if outside."""
-        first = bisect_right(self._ends, start)  # the first token ending after ``start``
-        last = bisect_left(self._starts, end) - 1  # the last token starting before ``end``
-        if first > last:
+        if (start, end) == self._around:
+            return self.centre
+        start, end = max(start, self.lo), min(end, self.hi)
+        if start >= end:
             return None
-        begin = self._at[first] + max(start - self._starts[first], 0)
-        return begin, self._at[last] + min(end, self._ends[last]) - self._starts[last]
+        begin, finish = self._offset(start, start=True), self._offset(end, start=False)
+        return (begin, finish) if begin < finish else None
 
 
 def make_snippet(text: str, start: int, end: int, width: int = SNIPPET_WIDTH) -> str:
@@ -78,3 +92,61 @@ def merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+_FIELD_NAMES = ("title", "body")
+
+
+class Presenter:
+    """The hits, snippets and highlights of one article's matches; what several topics share
+    (the original offsets of a hit, a snippet) is computed once."""
+
+    __slots__ = ("article", "evidence", "_originals", "_snippets", "_marks")
+
+    def __init__(self, article: Article, evidence: Evidence) -> None:
+        self.article, self.evidence = article, evidence
+        self._originals: dict[Span, tuple[int, int, int]] = {}
+        self._snippets: dict[Span, tuple[Snippet, Span]] = {}  # centre -> snippet, its stream range
+        self._marks: dict[tuple[Span, tuple[int, ...]], list[tuple[int, int]]] = {}
+
+    def original(self, span: Span) -> tuple[int, int, int]:
+        found = self._originals.get(span)
+        if found is None:
+            found = self._originals[span] = self.article.original(span)
+        return found
+
+    def hit(self, leaf: Leaf | Near, span: Span) -> Hit:
+        """Where ``leaf`` matched at ``span`` of the stream, in the original text."""
+        field, start, end = self._originals.get(span) or self.original(span)
+        approximate = bool(self.evidence.approximate) and any(
+            (term_id, s) in self.evidence.approximate
+            for term_id in leaf.term_ids()
+            for s, _ in self.evidence.fuzzy.get(term_id, ())
+            if span[0] <= s < span[1]
+        )
+        found = self.article.fields[field].original[start:end]
+        return Hit(leaf.written, _FIELD_NAMES[field], start, end, found, approximate)
+
+    def snippet(self, centre: Span, reported: list[Leaf | Near]) -> tuple[str, list[tuple[int, int]]]:
+        """The snippet around the hit at ``centre``, and its spans where ``reported`` matched
+        (every hit inside it)."""
+        cut = self._snippets.get(centre)
+        if cut is None:
+            field, start, end = self.original(centre)
+            snippet = Snippet(self.article.fields[field].original, start, end)
+            cut = self._snippets[centre] = snippet, self.article.stream_range(field, snippet.lo, snippet.hi)
+        snippet, (low, high) = cut
+        if len(reported) == 1:
+            wanted = reported[0].term_ids()
+        else:
+            wanted = tuple({t: 0 for leaf in reported for t in leaf.term_ids()})
+        marks = self._marks.get((centre, wanted))
+        if marks is None:
+            found = []
+            for term_id in wanted:
+                for span in self.evidence.between(term_id, low, high):
+                    _, start, end = self._originals.get(span) or self.original(span)
+                    if (inside := snippet.span(start, end)) is not None:
+                        found.append(inside)
+            marks = self._marks[(centre, wanted)] = merge(found)
+        return snippet.text, marks

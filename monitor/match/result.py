@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 __all__ = ["Hit", "TopicMatch", "display", "labels"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Hit:
     """Where one term matched: ``found`` is ``text[start:end]`` of the original title or body."""
 
@@ -29,7 +29,14 @@ class Hit:
     approximate: bool = False  # a fuzzy term matched another spelling
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {
+            "term": self.term,
+            "field": self.field,
+            "start": self.start,
+            "end": self.end,
+            "found": self.found,
+            "approximate": self.approximate,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Hit:
