@@ -192,3 +192,37 @@ def test_snippet_text_and_offsets_agree_with_a_plain_collapse():
                 assert inside is not None and snippet.text[slice(*inside)] == text[s:e]
             elif e <= snippet.lo or s >= snippet.hi:
                 assert inside is None
+
+
+def test_key_hits_find_again_exactly_what_the_scan_found():
+    """Highlights find a term's other hits from its keys: the same spans as the automaton's."""
+    import random
+
+    from monitor.match.article import Article
+    from monitor.match.normalize import ARABIC_PROCLITICS
+    from monitor.match.terms import key_hits
+
+    terms = [
+        "السغروشني",
+        "سغروشني",
+        "مركز البيانات",
+        "مركز بيانات",
+        "الوزير*",
+        "minist*",
+        "data centre",
+        "x x",
+    ]
+    matcher = Matcher([TopicConfig(name="t", keywords=terms)])
+    matcher._tracked = set(range(len(matcher._keys_of)))  # the scan keeps every span of every term
+    matcher._automaton = matcher._build()
+    rng = random.Random(4)
+    pieces = ["السغروشني", "سغروشني", "مركز", "البيانات", "بيانات", "الوزيرة", "وزير", "ministers", "data"]
+    pieces += ["centre", "x", "قال", *ARABIC_PROCLITICS]
+    for _ in range(300):
+        words = [rng.choice(pieces) + (rng.choice(pieces) if rng.random() < 0.2 else "") for _ in range(30)]
+        article = Article(normalize(" ".join(words[:5])), normalize(" ".join(words[5:])))
+        _, every = matcher._scan(article)
+        for term_id, keys in enumerate(matcher._keys_of):
+            stream = article.stream
+            again = {span for key, mode in keys for span in key_hits(stream, key, mode, 0, len(stream))}
+            assert sorted(again) == sorted(set(every.get(term_id, []))), (terms[term_id], words)

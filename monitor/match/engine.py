@@ -5,7 +5,8 @@ terms) go into ONE Aho-Corasick automaton, built over normalised words joined by
 (:func:`monitor.match.terms.automaton_keys`, which also holds the Arabic clitic rules). An
 article's title and body are normalised and joined the same way into one stream
 (:class:`monitor.match.article.Article`), scanned once; fuzzy terms are looked up in their own
-index (:mod:`monitor.match.fuzzy`). Each hit is a span of the stream, recorded per term. Cost per
+index (:mod:`monitor.match.fuzzy`). A hit is a span of the stream; the scan keeps each term's
+first hit in the title and in the body (every hit of proximity words and fuzzy terms). Cost per
 article is the normalisation plus one linear scan plus work proportional to the hits and to the
 topics those hits concern: nearly flat in the number of topics.
 
@@ -75,7 +76,8 @@ class Matcher:
 
     def __init__(self, topics: Sequence[TopicConfig]) -> None:
         self._specs: dict[TermSpec, int] = {}
-        self._groups_of: list[list[int]] = []  # term id -> its key groups (see _build)
+        self._keys_of: list[list[tuple[str, int]]] = []  # term id -> its automaton keys and modes
+        self._tracked: set[int] = set()  # term ids whose every span the scan keeps (proximity words)
         self._positive: list[list[int]] = []  # term id -> topics where it can make a match
         self._excluding: list[list[int]] = []  # term id -> topics it excludes
         self._topics = [self._compile(i, t) for i, t in enumerate(topics)]
@@ -103,7 +105,7 @@ class Matcher:
             term_id = self._specs[spec] = len(self._specs)
             self._positive.append([])
             self._excluding.append([])
-            self._groups_of.append([])
+            self._keys_of.append([])
         return term_id
 
     def _compile(self, index: int, topic: TopicConfig) -> _Topic:
@@ -162,6 +164,7 @@ class Matcher:
                 self._term_id(TermSpec((w,), False, (e,) if e else ()))
                 for w, e in zip(spec.words, edits, strict=True)
             )
+            self._tracked.update(term_ids)
             return Near(term_ids, node.distance, written, field)
         if isinstance(node, q.Field):
             return self._expr(node.child, topic, query, _FIELD_NAMES.index(node.name))
@@ -174,21 +177,20 @@ class Matcher:
         keys: dict[str, list[list[int]]] = {}  # key -> term ids by mode
         for spec, term_id in self._specs.items():
             if not spec.fuzzy:
-                for key, mode in automaton_keys(spec):
+                self._keys_of[term_id] = automaton_keys(spec)
+                for key, mode in self._keys_of[term_id]:
                     keys.setdefault(key, [[], [], []])[mode].append(term_id)
         if not keys:
             return None
-        automaton, group_count = ahocorasick.Automaton(), 0
+        automaton = ahocorasick.Automaton()
         for key, by_mode in keys.items():
             prefix = not key.endswith(" ")
-            groups = []
-            for mode, ids in enumerate(by_mode):
-                if ids:  # a group: the terms a key finds with one left-edge rule; hits are kept per group
-                    groups.append((mode, tuple(ids), group_count))
-                    for term_id in ids:
-                        self._groups_of[term_id].append(group_count)
-                    group_count += 1
-            automaton.add_word(key, (len(key), prefix, key[0] != " ", tuple(groups)))
+            groups = tuple(  # the terms a key finds with one left-edge rule, and which of them to track
+                (mode, tuple(ids), tuple(t for t in ids if t in self._tracked))
+                for mode, ids in enumerate(by_mode)
+                if ids
+            )
+            automaton.add_word(key, (len(key), prefix, key[0] != " ", groups))
         automaton.make_automaton()
         return automaton
 
@@ -206,12 +208,11 @@ class Matcher:
         if self._automaton is None and not self._fuzzy:
             return []
         article = Article(normalize(title or ""), normalize(text or ""))
-        first, grouped = self._scan(article)
-        fuzzy: dict[int, list[Span]] = {}
-        approximate = self._fuzzy.find(article, first, fuzzy) if self._fuzzy else set()
+        first, every = self._scan(article)
+        approximate = self._fuzzy.find(article, first, every) if self._fuzzy else set()
         if not first:
             return []
-        evidence = Evidence(first, grouped, self._groups_of, fuzzy, approximate, article)
+        evidence = Evidence(first, every, self._keys_of, approximate, article)
         candidates: set[int] = set()
         excluded: set[int] = set()
         for term_id in first:
@@ -231,14 +232,14 @@ class Matcher:
                 results.append(found)
         return results
 
-    def _scan(self, article: Article) -> tuple[dict[int, list], dict[int, list[int]]]:
-        """The exact terms' hits: per term its first title and body span; per key group every
-        span, in stream order (flat: start, end, start, end …; no object per hit for the
-        garbage collector to visit)."""
+    def _scan(self, article: Article) -> tuple[dict[int, list], dict[int, list[Span]]]:
+        """The exact terms' hits: per term its first title and body span; every span of the
+        proximity words. (Highlights find a reported term's other hits from its keys, in the
+        snippet only: recording every hit of every term here would slow every article.)"""
         first: dict[int, list] = {}
-        grouped: dict[int, list[int]] = {}
+        every: dict[int, list[Span]] = {}
         if self._automaton is None:
-            return first, grouped
+            return first, every
         stream, body_start = article.stream, article.body_start
         for end, (length, prefix, arabic, groups) in self._automaton.iter(stream):
             start = end - length + 1
@@ -252,7 +253,7 @@ class Matcher:
             if prefix:
                 end = stream.find(" ", end)  # the end of the word the prefix starts
             field = 0 if start < body_start else 1
-            for mode, term_ids, group in groups:
+            for mode, term_ids, tracked in groups:
                 if arabic and not clitic_allowed(clitic, mode):
                     continue
                 for term_id in term_ids:
@@ -261,13 +262,9 @@ class Matcher:
                         first[term_id] = [(start, end), None] if field == 0 else [None, (start, end)]
                     elif slot[field] is None:
                         slot[field] = (start, end)
-                found = grouped.get(group)  # flat [start, end, start, end …]: ints, no tuple per hit
-                if found is None:
-                    grouped[group] = [start, end]
-                else:
-                    found.append(start)
-                    found.append(end)
-        return first, grouped
+                for term_id in tracked:
+                    every.setdefault(term_id, []).append((start, end))
+        return first, every
 
 
 def _decide(topic: _Topic, evidence: Evidence, shown: Presenter) -> TopicMatch | None:
@@ -284,15 +281,7 @@ def _decide(topic: _Topic, evidence: Evidence, shown: Presenter) -> TopicMatch |
     if len(reported) > 1:
         order = sorted(range(len(reported)), key=lambda i: min(s[0] for s in where[i] if s is not None))
         reported, where = [reported[i] for i in order], [where[i] for i in order]
-    if len(reported) == 1:
-        (leaf,), (title, body) = reported, where[0]
-        terms = [leaf.written]
-        fields = ["title", "body"] if title and body else ["title"] if title else ["body"]
-        centre = body or title
-        hits = [shown.hit(leaf, span) for span in (title, body) if span is not None]
-        snippet, highlights = shown.snippet(centre, reported)
-        return TopicMatch(topic.name, terms, fields, snippet, hits, highlights)
-    terms = list(dict.fromkeys(leaf.written for leaf in reported))
+    terms = [reported[0].written] if len(reported) == 1 else list(dict.fromkeys(r.written for r in reported))
     fields = [_FIELD_NAMES[f] for f in (TITLE, BODY) if any(s[f] for s in where)]
     body_spans = [s[BODY] for s in where if s[BODY]]
     centre = min(body_spans) if body_spans else min(s[TITLE] for s in where if s[TITLE])

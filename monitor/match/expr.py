@@ -1,8 +1,8 @@
 """A topic's compiled query, and the evidence (hits of one article) it is evaluated on.
 
 The scan (:mod:`monitor.match.engine`) turns one article into :class:`Evidence`: for every term
-found, its first span in the title and in the body of the scanned stream, and every span of its
-hits on demand (the words of proximities, highlights). The tree evaluates on it:
+found, its first span in the title and in the body of the scanned stream; every span of the words
+of proximities and of fuzzy terms; the others on demand, in a part of the stream (highlights). The tree evaluates on it:
 :class:`Leaf` (a word, phrase or prefix, maybe limited to a field), :class:`Near` (a proximity),
 :class:`All`, :class:`AnyOf`, :class:`NoneOf`. A proximity ``"a b"~N`` holds when every word
 occurs, in any order, within one field, with at most N other words among them.
@@ -10,10 +10,11 @@ occurs, in any order, within one field, with at most N other words among them.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from monitor.match.terms import key_hits
 
 if TYPE_CHECKING:
     from monitor.match.article import Article
@@ -30,54 +31,35 @@ class Evidence:
 
     EMPTY: Evidence
 
-    __slots__ = ("first", "grouped", "groups_of", "fuzzy", "approximate", "article", "_every", "_near")
+    __slots__ = ("first", "every", "keys_of", "approximate", "article", "_near")
 
     def __init__(
         self,
         first: dict[int, list],
-        grouped: dict[int, list[int]],
-        groups_of: list[list[int]],
-        fuzzy: dict[int, list[Span]],
+        every: dict[int, list[Span]],
+        keys_of: list[list[tuple[str, int]]],
         approximate: set[tuple[int, int]],
         article: Article | None,
     ):
         self.first = first  # term id -> [first title span, first body span] (None where absent)
-        self.grouped = grouped  # key group -> start, end, start, end … of its hits, in stream order
-        self.groups_of = groups_of  # term id -> the key groups that find it
-        self.fuzzy = fuzzy  # fuzzy term id -> every span, in stream order
+        self.every = every  # term id -> every span, in stream order: proximity words, fuzzy terms
+        self.keys_of = keys_of  # term id -> its automaton keys and their left-edge modes
         self.approximate = approximate  # (term id, start) of fuzzy hits on another spelling
         self.article = article
-        self._every: dict[int, list[Span]] = {}
         self._near: dict = {}  # id(near) -> its windows; (term id, field) -> positions
 
-    def every(self, term_id: int) -> list[Span]:
-        """Every span of a term, in stream order."""
-        found = self._every.get(term_id)
-        if found is None:
-            found = self.fuzzy.get(term_id)
-            if found is None:
-                found = sorted(
-                    {span for flat in self._flat(term_id) for span in zip(flat[::2], flat[1::2], strict=True)}
-                )
-            self._every[term_id] = found
-        return found
-
     def between(self, term_id: int, low: int, high: int) -> list[Span]:
-        """The spans of a term that start in ``[low, high)`` of the stream."""
-        if term_id in self.fuzzy or term_id in self._every:
-            return [span for span in self.every(term_id) if low <= span[0] < high]
-        found = []
-        for flat in self._flat(term_id):  # sorted: start, end, start, end …
-            i = bisect_left(flat, low)
-            i += i & 1  # inside a span that started before ``low``: the next one
-            while i < len(flat) and flat[i] < high:
-                found.append((flat[i], flat[i + 1]))
-                i += 2
-        return found
-
-    def _flat(self, term_id: int) -> list[list[int]]:
-        grouped = self.grouped
-        return [grouped[g] for g in self.groups_of[term_id] if g in grouped]
+        """The spans of a term's hits that start in ``[low, high)`` of the stream: from the scan
+        where it kept them, else found again from the term's own keys (:func:`key_hits`)."""
+        kept = self.every.get(term_id)
+        if kept is not None:
+            return [span for span in kept if low <= span[0] < high]
+        assert self.article is not None
+        stream = self.article.stream
+        found = [
+            span for key, mode in self.keys_of[term_id] for span in key_hits(stream, key, mode, low, high)
+        ]
+        return sorted(set(found)) if len(self.keys_of[term_id]) > 1 else found
 
     def near(self, near: Near) -> list[Span | None]:
         """``[title window, body window]`` of a proximity (None where it does not hold)."""
@@ -98,7 +80,7 @@ class Evidence:
             word_index, body_start, in_body = self.article.word_index, self.article.body_start, field == BODY
             found = self._near[key] = [
                 (word_index(span[0]), term_id, span)
-                for span in self.every(term_id)
+                for span in self.every.get(term_id, ())
                 if (span[0] >= body_start) is in_body
             ]
         return found
@@ -122,7 +104,7 @@ class Evidence:
         return None
 
 
-Evidence.EMPTY = Evidence({}, {}, [], {}, set(), None)
+Evidence.EMPTY = Evidence({}, {}, [], set(), None)
 
 
 class _Reported:

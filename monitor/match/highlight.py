@@ -47,13 +47,16 @@ class Snippet:
     def __init__(self, original: str, start: int, end: int, width: int = SNIPPET_WIDTH) -> None:
         self.lo, self.hi = lo, hi = _window(original, start, end, width)
         self._original, self._lead, self._around = original, 1 if lo > 0 else 0, (start, end)
-        before, middle, after = original[lo:start], original[start:end], original[end:hi]
-        b, m, a = " ".join(before.split()), " ".join(middle.split()), " ".join(after.split())
-        self._same = b == before and m == middle and a == after  # offsets only shift by the lead
-        head = ("…" if lo > 0 else "") + b + (" " if b and before[-1].isspace() else "")
-        self.centre = (len(head), len(head) + len(m))  # where ``original[start:end]`` is
-        tail = (" " if a and after[0].isspace() else "") + a + ("…" if hi < len(original) else "")
-        self.text = head + m + tail
+        before, rest = original[lo:start], original[start:hi]
+        head, tail = " ".join(before.split()), " ".join(rest.split())
+        self._same = head == before and tail == rest  # offsets only shift by the lead
+        if head and before[-1].isspace():
+            head += " "
+        head = ("…" if lo > 0 else "") + head
+        middle = original[start:end]
+        size = len(middle) if self._same or middle.isalnum() else len(" ".join(middle.split()))
+        self.centre = (len(head), len(head) + size)  # where ``original[start:end]`` is
+        self.text = head + tail + ("…" if hi < len(original) else "")
 
     def _offset(self, pos: int, *, start: bool) -> int:
         """Offset in :attr:`text` of original ``pos``: a start in whitespace moves to the next
@@ -121,7 +124,7 @@ class Presenter:
         approximate = bool(self.evidence.approximate) and any(
             (term_id, s) in self.evidence.approximate
             for term_id in leaf.term_ids()
-            for s, _ in self.evidence.fuzzy.get(term_id, ())
+            for s, _ in self.evidence.every.get(term_id, ())
             if span[0] <= s < span[1]
         )
         found = self.article.fields[field].original[start:end]

@@ -44,6 +44,7 @@ __all__ = [
     "TermProblem",
     "TermSpec",
     "automaton_keys",
+    "key_hits",
     "parse_term",
     "same_word",
 ]
@@ -186,3 +187,19 @@ def same_word(text: str, term: str, *, first: bool) -> bool:
         return text in _later_variants(term)
     stem, mode = _lead(term)
     return mode != WORD_START and text.endswith(stem) and clitic_allowed(text[: len(text) - len(stem)], mode)
+
+
+def key_hits(stream: str, key: str, mode: int, low: int, high: int) -> list[tuple[int, int]]:
+    """The spans of the words ``key`` finds in ``stream`` (words joined by single spaces) that
+    start in ``[low, high)``: the automaton's hits of that key, by the same edge rules, found
+    again with ``str.find`` in a part of the stream."""
+    found = []
+    pos = stream.find(key, max(low - 1, 0))
+    while 0 <= pos < high:
+        start = pos + 1 if mode == WORD_START else stream.rfind(" ", 0, pos) + 1
+        if mode == WORD_START or clitic_allowed(stream[start:pos], mode):
+            end = pos + len(key) - 1 if key.endswith(" ") else stream.find(" ", pos + len(key))
+            if low <= start < high:
+                found.append((start, end))
+        pos = stream.find(key, pos + 1)
+    return found
