@@ -182,3 +182,17 @@ def test_the_word_cache_gives_the_same_answers() -> None:
     matcher = Matcher([topic(keywords=["Seghrouchni~1"])])
     first = [bool(matcher.match(None, text)) for text in SPELLINGS]
     assert first == [bool(matcher.match(None, text)) for text in SPELLINGS] == [True, True, True, True]
+
+
+def test_check_query_gives_the_config_loader_its_message() -> None:
+    from monitor.match import check_query
+
+    assert check_query('"El Fallah~1 Seghrouchni~1" AND minist*') is None
+    assert check_query("Amal~1", topic="T") == (
+        "topic 'T': query 'Amal~1': a fuzzy word needs at least 5 letters ('Amal' has 4); "
+        "write it without '~' at column 1"
+    )
+    assert check_query("NOT x").startswith("query 'NOT x': the query matches articles that contain none")
+    assert check_query("Seghrouchni~1*", kind="keyword").startswith("keyword 'Seghrouchni~1*': a term cannot")
+    assert check_query("—", kind="exclude term") == "exclude term '—': '—' has no letters or digits to match"
+    assert check_query("Seghrouchni", kind="keyword") is None

@@ -38,7 +38,7 @@ from monitor.match.query import QueryError
 from monitor.match.result import TopicMatch
 from monitor.match.terms import TermProblem, TermSpec, automaton_keys, clitic_allowed, parse_term
 
-__all__ = ["Matcher", "QueryError", "TopicMatch", "primary_language"]
+__all__ = ["Matcher", "QueryError", "TopicMatch", "check_query", "primary_language"]
 
 _FIELD_NAMES = ("title", "body")
 
@@ -49,6 +49,20 @@ def primary_language(tag: str | None) -> str | None:
         return None
     primary = re.split(r"[-_\s]", tag.strip(), maxsplit=1)[0].lower()
     return primary or None
+
+
+def check_query(text: str, *, kind: str = "query", topic: str | None = None) -> str | None:
+    """Why a query (``kind="query"``), keyword (``"keyword"``) or exclude term (``"exclude term"``)
+    cannot be used, as the one-line message the config loader shows; None when it can."""
+    fields = {"query": {"query": text}, "keyword": {"keywords": [text]}, "exclude term": {"exclude": [text]}}
+    if kind not in fields:
+        raise ValueError(f"unknown kind {kind!r}")
+    spec = {"keywords": [], "query": None, "exclude": [], "sources": None, "languages": None, **fields[kind]}
+    try:  # compiled exactly as a topic is, without the config's own checks
+        Matcher([TopicConfig.model_construct(name=topic, **spec)])
+    except QueryError as exc:
+        return str(exc)
+    return None
 
 
 class _Topic:
