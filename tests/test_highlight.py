@@ -213,7 +213,7 @@ def test_key_hits_find_again_exactly_what_the_scan_found():
         "x x",
     ]
     matcher = Matcher([TopicConfig(name="t", keywords=terms)])
-    matcher._tracked = set(range(len(matcher._keys_of)))  # the scan keeps every span of every term
+    matcher._tracked = set(range(len(matcher._spec_of)))  # the scan keeps every span of every term
     matcher._automaton = matcher._build()
     rng = random.Random(4)
     pieces = ["السغروشني", "سغروشني", "مركز", "البيانات", "بيانات", "الوزيرة", "وزير", "ministers", "data"]
@@ -222,7 +222,7 @@ def test_key_hits_find_again_exactly_what_the_scan_found():
         words = [rng.choice(pieces) + (rng.choice(pieces) if rng.random() < 0.2 else "") for _ in range(30)]
         article = Article(normalize(" ".join(words[:5])), normalize(" ".join(words[5:])))
         _, every = matcher._scan(article)
-        for term_id, keys in enumerate(matcher._keys_of):
-            stream = article.stream
+        for term_id in range(len(matcher._spec_of)):
+            stream, keys = article.stream, matcher._keys_of(term_id)
             again = {span for key, mode in keys for span in key_hits(stream, key, mode, 0, len(stream))}
             assert sorted(again) == sorted(set(every.get(term_id, []))), (terms[term_id], words)

@@ -36,7 +36,15 @@ from monitor.match.highlight import Presenter
 from monitor.match.normalize import normalize
 from monitor.match.query import QueryError
 from monitor.match.result import TopicMatch
-from monitor.match.terms import TermProblem, TermSpec, automaton_keys, clitic_allowed, parse_term
+from monitor.match.terms import (
+    ARTICLE,
+    CLITIC,
+    TermProblem,
+    TermSpec,
+    automaton_keys,
+    clitic_allowed,
+    parse_term,
+)
 
 __all__ = ["Matcher", "QueryError", "TopicMatch", "check_query", "primary_language"]
 
@@ -90,7 +98,8 @@ class Matcher:
 
     def __init__(self, topics: Sequence[TopicConfig]) -> None:
         self._specs: dict[TermSpec, int] = {}
-        self._keys_of: list[list[tuple[str, int]]] = []  # term id -> its automaton keys and modes
+        self._spec_of: list[TermSpec] = []  # term id -> what it asks for
+        self._keys: dict[int, list[tuple[str, int]]] = {}  # term id -> its keys, once highlighted
         self._tracked: set[int] = set()  # term ids whose every span the scan keeps (proximity words)
         self._positive: list[list[int]] = []  # term id -> topics where it can make a match
         self._excluding: list[list[int]] = []  # term id -> topics it excludes
@@ -119,7 +128,7 @@ class Matcher:
             term_id = self._specs[spec] = len(self._specs)
             self._positive.append([])
             self._excluding.append([])
-            self._keys_of.append([])
+            self._spec_of.append(spec)
         return term_id
 
     def _compile(self, index: int, topic: TopicConfig) -> _Topic:
@@ -188,23 +197,26 @@ class Matcher:
         return All(children) if isinstance(node, q.And) else AnyOf(children)
 
     def _build(self) -> ahocorasick.Automaton | None:
-        keys: dict[str, list[list[int]]] = {}  # key -> term ids by mode
+        keys: dict[str, tuple[list[int], list[int], list[int]]] = {}  # key -> term ids by mode
         for spec, term_id in self._specs.items():
             if not spec.fuzzy:
-                self._keys_of[term_id] = automaton_keys(spec)
-                for key, mode in self._keys_of[term_id]:
-                    keys.setdefault(key, [[], [], []])[mode].append(term_id)
+                for key, mode in automaton_keys(spec):
+                    by_mode = keys.get(key)
+                    if by_mode is None:
+                        by_mode = keys[key] = ([], [], [])
+                    by_mode[mode].append(term_id)
         if not keys:
             return None
         automaton = ahocorasick.Automaton()
-        for key, by_mode in keys.items():
-            prefix = not key.endswith(" ")
-            groups = tuple(  # the terms a key finds with one left-edge rule, and which of them to track
-                (mode, tuple(ids), tuple(t for t in ids if t in self._tracked))
-                for mode, ids in enumerate(by_mode)
-                if ids
+        for key, (whole, clitic, article) in keys.items():
+            # A key is a whole-word key (leading space) or an Arabic stem, found by terms written
+            # without their article (CLITIC) and/or with it (ARTICLE); and the proximity words
+            # among them, whose every hit is kept.
+            ids, with_article = tuple(whole or clitic), tuple(article)
+            tracked = tuple(self._tracked.intersection(ids + with_article)) if self._tracked else ()
+            automaton.add_word(
+                key, (len(key), not key.endswith(" "), key[0] != " ", ids, with_article, tracked)
             )
-            automaton.add_word(key, (len(key), prefix, key[0] != " ", groups))
         automaton.make_automaton()
         return automaton
 
@@ -246,6 +258,13 @@ class Matcher:
                 results.append(found)
         return results
 
+    def _keys_of(self, term_id: int) -> list[tuple[str, int]]:
+        """The automaton keys of an exact term and their left-edge modes (for highlights)."""
+        found = self._keys.get(term_id)
+        if found is None:
+            found = self._keys[term_id] = automaton_keys(self._spec_of[term_id])
+        return found
+
     def _scan(self, article: Article) -> tuple[dict[int, list], dict[int, list[Span]]]:
         """The exact terms' hits: per term its first title and body span; every span of the
         proximity words. (Highlights find a reported term's other hits from its keys, in the
@@ -255,28 +274,30 @@ class Matcher:
         if self._automaton is None:
             return first, every
         stream, body_start = article.stream, article.body_start
-        for end, (length, prefix, arabic, groups) in self._automaton.iter(stream):
+        for end, (length, prefix, arabic, term_ids, article_ids, tracked) in self._automaton.iter(stream):
             start = end - length + 1
             if not arabic:
                 start += 1  # the key's leading space
-            elif stream[start - 1] == " ":
-                clitic = ""
-            else:  # an Arabic stem: what precedes it in its word must be an allowed proclitic
+            else:  # a stem: what precedes it in its word decides which terms it finds
                 word_start = stream.rfind(" ", 0, start) + 1
                 clitic, start = stream[word_start:start], word_start
+                if term_ids and not clitic_allowed(clitic, CLITIC):
+                    term_ids = ()
+                if article_ids and clitic_allowed(clitic, ARTICLE):
+                    term_ids += article_ids
+                if not term_ids:
+                    continue
             if prefix:
                 end = stream.find(" ", end)  # the end of the word the prefix starts
             field = 0 if start < body_start else 1
-            for mode, term_ids, tracked in groups:
-                if arabic and not clitic_allowed(clitic, mode):
-                    continue
-                for term_id in term_ids:
-                    slot = first.get(term_id)
-                    if slot is None:
-                        first[term_id] = [(start, end), None] if field == 0 else [None, (start, end)]
-                    elif slot[field] is None:
-                        slot[field] = (start, end)
-                for term_id in tracked:
+            for term_id in term_ids:
+                slot = first.get(term_id)
+                if slot is None:
+                    first[term_id] = [(start, end), None] if field == 0 else [None, (start, end)]
+                elif slot[field] is None:
+                    slot[field] = (start, end)
+            for term_id in tracked:
+                if term_id in term_ids:
                     every.setdefault(term_id, []).append((start, end))
         return first, every
 

@@ -11,7 +11,7 @@ occurs, in any order, within one field, with at most N other words among them.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from monitor.match.terms import key_hits
@@ -37,7 +37,7 @@ class Evidence:
         self,
         first: dict[int, list],
         every: dict[int, list[Span]],
-        keys_of: list[list[tuple[str, int]]],
+        keys_of: Callable[[int], list[tuple[str, int]]],
         approximate: set[tuple[int, int]],
         article: Article | None,
     ):
@@ -56,10 +56,9 @@ class Evidence:
             return [span for span in kept if low <= span[0] < high]
         assert self.article is not None
         stream = self.article.stream
-        found = [
-            span for key, mode in self.keys_of[term_id] for span in key_hits(stream, key, mode, low, high)
-        ]
-        return sorted(set(found)) if len(self.keys_of[term_id]) > 1 else found
+        keys = self.keys_of(term_id)
+        found = [span for key, mode in keys for span in key_hits(stream, key, mode, low, high)]
+        return sorted(set(found)) if len(keys) > 1 else found
 
     def near(self, near: Near) -> list[Span | None]:
         """``[title window, body window]`` of a proximity (None where it does not hold)."""
@@ -104,7 +103,7 @@ class Evidence:
         return None
 
 
-Evidence.EMPTY = Evidence({}, {}, [], set(), None)
+Evidence.EMPTY = Evidence({}, {}, list, set(), None)
 
 
 class _Reported:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from monitor.match.normalize import (
     ARABIC_ARTICLE,
@@ -38,11 +38,14 @@ from monitor.match.normalize import (
 )
 
 __all__ = [
+    "ARTICLE",
+    "CLITIC",
     "MAX_EDITS",
     "MIN_FUZZY",
     "MIN_PREFIX",
     "TermProblem",
     "TermSpec",
+    "WORD_START",
     "automaton_keys",
     "key_hits",
     "parse_term",
@@ -71,9 +74,10 @@ class TermProblem(ValueError):
         self.problem, self.offset = problem, offset
 
 
-@dataclass(frozen=True, slots=True)
-class TermSpec:
-    """What a term asks for: normalised words, a prefix last word, per-word edit distances."""
+class TermSpec(NamedTuple):
+    """What a term asks for: normalised words, a prefix last word, per-word edit distances.
+    (A tuple of strings and ints: the garbage collector stops visiting it, which matters with
+    tens of thousands of terms.)"""
 
     words: tuple[str, ...]
     prefix: bool = False
@@ -98,9 +102,8 @@ def _edits(degree: str, offset: int) -> int:
     )
 
 
-def parse_term(written: str, *, prefix: bool = False) -> TermSpec:
-    """The words of ``written`` (without its ``*``; ``prefix`` says it had one) and their fuzzy
-    edit distances. Raises :class:`TermProblem` for a term that cannot match as intended."""
+def _marked_words(written: str) -> tuple[list[str], list[int]]:
+    """The words of a term with fuzzy markers, and each word's edit distance (0: exact)."""
     words: list[str] = []
     edits: list[int] = []
     for token in _TOKEN.finditer(written):
@@ -121,6 +124,13 @@ def parse_term(written: str, *, prefix: bool = False) -> TermSpec:
                 )
         words += found
         edits += [0] * (len(found) - 1) + [edit] if found else []
+    return words, edits
+
+
+def parse_term(written: str, *, prefix: bool = False) -> TermSpec:
+    """The words of ``written`` (without its ``*``; ``prefix`` says it had one) and their fuzzy
+    edit distances. Raises :class:`TermProblem` for a term that cannot match as intended."""
+    words, edits = _marked_words(written) if "~" in written else (normalize_term(written), ())
     if not words:
         raise TermProblem(f"{written!r} has no letters or digits to match")
     fuzzy = any(edits)
