@@ -44,6 +44,15 @@ async def inspect_page(config: Config, target: str) -> dict:
         "language": extracted.language,
         "author": extracted.author,
         "matches": [
-            {"topic": m.topic, "terms": m.terms, "fields": m.fields, "snippet": m.snippet} for m in matches
+            {
+                "topic": m.topic,
+                "terms": m.terms,
+                "matched": m.labels,
+                "fields": m.fields,
+                "snippet": m.snippet,
+                "hits": [hit.to_json() for hit in m.hits],
+                "highlights": [list(span) for span in m.highlights],
+            }
+            for m in matches
         ],
     }

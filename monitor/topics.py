@@ -19,7 +19,7 @@ from monitor.config import Config, TopicConfig
 from monitor.db.models import Article, ArticleStatus, Match, Source, Topic
 from monitor.db.session import transaction
 from monitor.db.sync import store_topic, topic_definition
-from monitor.match import Matcher, TopicMatch
+from monitor.match import Matcher, TopicMatch, labels
 from monitor.pipeline.matches import rematch_stored
 from monitor.queries import MatchRow
 
@@ -34,6 +34,7 @@ class BacktestRow(MatchRow):
 
     article_id: int
     stored: bool  # the topic already has a stored match for this article
+    matched: list[str] = field(default_factory=list)  # terms as shown: "Sghrouchni ≈ Seghrouchni"
 
 
 @dataclass
@@ -130,6 +131,7 @@ def _row(topic: TopicConfig, article, found: TopicMatch | Match, *, stored: bool
         found.snippet,
         article_id=article.id,
         stored=stored,
+        matched=labels(found.terms, found.hits),
     )
 
 

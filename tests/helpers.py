@@ -268,6 +268,7 @@ def add_story(
                 terms=["Seghrouchni", "السغروشني"],
                 fields=["title", "body"],
                 snippet="… said Amal Seghrouchni on Monday …",
+                highlights=[[12, 23]],
             )
         )
         enqueue(s, topic_id=top.id, story_id=story.id, article_id=art.id, channels=channels)

@@ -70,6 +70,22 @@ def test_inspect_file_json(tmp_path):
     assert "Seghrouchni" in data["matches"][0]["snippet"]
 
 
+def test_inspect_shows_the_spelling_a_fuzzy_term_found(tmp_path):
+    page = tmp_path / "page.html"
+    text = "Digital transition minister Aml Al-Fallah Sghrouchni said the plan would create jobs."
+    page.write_text(article_page("Digital plan", paragraphs(text)), encoding="utf-8")
+    topics = [{"name": "Seghrouchni", "keywords": ["El Fallah~1 Seghrouchni~1"]}]
+    cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", [], "127.0.0.1:9/hook", topics=topics)
+    proc = cli("--config", cfg.path, "inspect", str(page), "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (found,) = json.loads(proc.stdout)["matches"]
+    assert found["matched"] == ["Al-Fallah Sghrouchni ≈ El Fallah Seghrouchni"]
+    assert found["hits"][0]["found"] == "Al-Fallah Sghrouchni" and found["hits"][0]["approximate"] is True
+    assert [found["snippet"][s:e] for s, e in found["highlights"]] == ["Al-Fallah Sghrouchni"]
+    proc = cli("--config", cfg.path, "inspect", str(page), cwd=tmp_path)
+    assert "matches Seghrouchni: Al-Fallah Sghrouchni ≈ El Fallah Seghrouchni in body" in proc.stdout
+
+
 def test_inspect_url_and_missing_target(tmp_path, site):
     site.route("/a/", Response(article_page("Tangier data centre", paragraphs("A new data centre opens."))))
     cfg = make_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", [], "127.0.0.1:9/hook")

@@ -217,8 +217,12 @@ def test_topic_and_channel_problems_point_at_their_line(tmp_path, old, new, expe
          ":16: topics[0].sources: an empty list matches nothing"),
         ("    channels: [press]\n", "    channels: [press]\n    languages: [fr, fre]\n",
          ":16: topics[0].languages: unknown language 'fre': use two-letter ISO 639-1 codes"),
-        ("    query: '\"data centre\" OR datacenter'\n", "    query: 'datacenter~2'\n",
-         ":17: topics[1].query: topic 'Data centres': query 'datacenter~2': fuzzy search"),
+        ("    query: '\"data centre\" OR datacenter'\n", "    query: 'datacenter~3'\n",
+         ":17: topics[1].query: topic 'Data centres': query 'datacenter~3': the edit distance after "
+         "'~' must be 1 or 2 (~ alone means 2), not '3' at column 12"),
+        ("    exclude: [Gaza]\n", "    exclude: [Gaza~1]\n",
+         ":18: topics[1].exclude[0]: topic 'Data centres': exclude term 'Gaza~1': a fuzzy word needs "
+         "at least 5 letters ('Gaza' has 4)"),
         ("    query: '\"data centre\" OR datacenter'\n", "    query: 'datacenter OR author:x'\n",
          ":17: topics[1].query: topic 'Data centres': query 'datacenter OR author:x': unknown field "
          "'author:' (use title: or body:; quote text that contains ':') at column 15"),

@@ -332,6 +332,24 @@ def test_topics_test_command(tmp_path):
     assert "Budget vote" not in proc.stdout and "Nothing was stored or alerted." in proc.stdout
 
 
+def test_topics_test_shows_the_spelling_a_fuzzy_term_found(tmp_path):
+    cfg, _ = _cli_database(tmp_path)
+    query = '"El Fellah~1 Seghrouchini~1" OR Seghrouchini~1'  # the user misspelt the name
+    proc = cli("--config", cfg.path, "topics", "test", "--query", query, "-f", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    matches = {m["title"]: m for m in json.loads(proc.stdout)["matches"]}
+    budget = matches["Budget vote"]
+    assert budget["terms"] == ["El Fellah~1 Seghrouchini~1", "Seghrouchini~1"]
+    assert budget["matched"] == [
+        "El Fallah Seghrouchni ≈ El Fellah Seghrouchini",
+        "Seghrouchni ≈ Seghrouchini",
+    ]
+    env = {**os.environ, "COLUMNS": "250"}
+    proc = cli("--config", cfg.path, "topics", "test", "--query", query, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "Seghrouchni ≈ Seghrouchini" in proc.stdout
+
+
 def test_topics_test_command_errors(tmp_path):
     cfg, _ = _cli_database(tmp_path)
     proc = cli("--config", cfg.path, "topics", "test", "Seghruchni", cwd=tmp_path)
@@ -339,9 +357,11 @@ def test_topics_test_command_errors(tmp_path):
         proc.returncode == 2
         and proc.stderr.strip() == "unknown topic 'Seghruchni' (did you mean 'Seghrouchni'?)"
     )
-    proc = cli("--config", cfg.path, "topics", "test", "--query", "Seghrouchni~1", cwd=tmp_path)
+    proc = cli("--config", cfg.path, "topics", "test", "--query", "Amal~1 Seghrouchni~1", cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.startswith("topic '(query)': query 'Seghrouchni~1': fuzzy search")
+    assert proc.stderr.startswith(
+        "topic '(query)': query 'Amal~1 Seghrouchni~1': a fuzzy word needs at least 5 letters ('Amal' has 4)"
+    )
     assert proc.stderr.strip().endswith("at column 1")
     proc = cli("--config", cfg.path, "topics", "test", cwd=tmp_path)
     assert proc.returncode == 2 and "give a topic NAME or --query" in proc.stderr

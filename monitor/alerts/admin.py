@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session, joinedload
 
 from monitor.alerts.render import AlertView, BatchView, render_batch, render_message
 from monitor.alerts.send import SendResult, send_rendered
-from monitor.config import Config
+from monitor.config import Config, TopicConfig
 from monitor.dates import utcnow
 from monitor.db.models import Alert, Article, OutboxStatus
+from monitor.match import Matcher
 
 STATUSES = tuple(OutboxStatus)
 RETRYABLE = (OutboxStatus.FAILED, OutboxStatus.DEAD)  # what ``retry --all`` requeues
@@ -129,9 +130,17 @@ def retry_alerts(
     return result
 
 
+def _highlights(term: str, snippet: str) -> list[tuple[int, int]]:
+    """Where ``term`` matches ``snippet``, as the matcher reports it for a stored match."""
+    found = Matcher([TopicConfig(name="sample", keywords=[term])]).match(None, snippet)
+    return found[0].highlights if found else []
+
+
 def sample_views(now: datetime | None = None) -> list[AlertView]:
     """Made-up alerts for ``notify-test``: they look like real ones and say what they are."""
     now = now or utcnow()
+    first = "This is a test alert sent by monitor notify-test: if you can read it, the channel works."
+    second = "Digest channels receive one message per period, grouped by topic then story."
     return [
         AlertView(
             topic="monitor test",
@@ -140,9 +149,10 @@ def sample_views(now: datetime | None = None) -> list[AlertView]:
             published=now,
             url="https://example.org/monitor/notify-test",
             terms=["test alert"],
-            snippet="This is a test alert sent by monitor notify-test: if you can read it, the channel works.",
+            snippet=first,
             also=[("Example Outlet", "https://example.org/monitor/also-reported")],
             story_id=1,
+            highlights=_highlights("test alert", first),
         ),
         AlertView(
             topic="monitor test",
@@ -151,8 +161,9 @@ def sample_views(now: datetime | None = None) -> list[AlertView]:
             published=now - timedelta(hours=1),
             url="https://example.org/monitor/second-story",
             terms=["digest"],
-            snippet="Digest channels receive one message per period, grouped by topic then story.",
+            snippet=second,
             story_id=2,
+            highlights=_highlights("digest", second),
         ),
     ]
 

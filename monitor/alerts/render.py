@@ -14,8 +14,10 @@ apprise service asks for:
 - ``data``: a structured document (topic, title, outlet, published, url, terms, snippet, also),
   added under ``alert`` (or ``digest``) to the JSON that ``json://`` webhooks receive.
 
-Matched terms are found again in the snippet with the topic matcher's normaliser, so highlighting
-is case-, accent- and diacritic-insensitive and knows Arabic proclitics.
+Highlighting is the matcher's own: the spans of the snippet where the reported terms matched are
+stored with the match (``matches.highlights``, see :mod:`monitor.match.highlight`) and used as
+they are, so an alert marks exactly what matched. The "Matched:" line shows a fuzzy term with the
+spelling found (``Sghrouchni ≈ Seghrouchni``). Rows stored before highlights were have none.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import Alert, Article, Match
-from monitor.match.normalize import ARABIC_PROCLITICS, MIN_ARABIC_STEM, is_arabic, normalize, normalize_term
+from monitor.match import labels
 
 MAX_TITLE = 200
 
@@ -48,6 +50,11 @@ class AlertView:
     snippet: str | None = None
     also: list[tuple[str, str]] = field(default_factory=list)  # (outlet, url) of the story's other articles
     story_id: int | None = None
+    highlights: list[tuple[int, int]] = field(default_factory=list)  # spans of ``snippet`` that matched
+    matched: list[str] | None = None  # the terms as shown ("Sghrouchni ≈ Seghrouchni"); None: ``terms``
+
+    def shown_terms(self) -> list[str]:
+        return list(dict.fromkeys(self.matched if self.matched is not None else self.terms))
 
 
 @dataclass
@@ -88,16 +95,23 @@ def build_view(session: Session, alert: Alert, tz: tzinfo) -> AlertView:
         others = [a for a in alert.story.articles if a.id != article.id]
     others.sort(key=lambda a: (a.published_at is None, a.published_at or a.discovered_at, a.id))
     title = _clean(article.title) or _clean(alert.story.title if alert.story else None) or article.url
+    terms = [str(t) for t in (match.terms if match else [])]
+    highlights = [(int(s), int(e)) for s, e in (match.highlights or [])] if match else []
+    snippet = match.snippet if match and match.snippet else None
+    if snippet and not highlights:  # a row from before highlights: tidy it (offsets don't matter)
+        snippet = _clean(snippet)
     return AlertView(
         topic=alert.topic.name,
         title=title,
         outlet=_outlet(article),
         published=article.published_at,
         url=article.url,
-        terms=[str(t) for t in (match.terms if match else [])],
-        snippet=_clean(match.snippet) if match and match.snippet else None,
+        terms=terms,
+        snippet=snippet,
         also=[(_outlet(a), a.url) for a in others],
         story_id=alert.story_id,
+        highlights=highlights,
+        matched=labels(terms, match.hits) if match else None,
     )
 
 
@@ -114,65 +128,6 @@ def _title(view: AlertView) -> str:
 
 
 # --------------------------------------------------------------------------- highlighting
-
-_FIELD = re.compile(r"^\s*[+-]?(?:title|body)\s*:\s*", re.I)
-_NEAR = re.compile(r"~\d*\s*$")
-
-
-def _term_words(term: str) -> tuple[tuple[str, ...], bool, bool]:
-    """(normalised words, last word is a prefix, words may be apart) of a term as written."""
-    written = _FIELD.sub("", term.strip())
-    near = bool(_NEAR.search(written))
-    written = _NEAR.sub("", written).strip().strip('"').strip()
-    prefix = written.endswith("*")
-    return normalize_term(written.rstrip("*")), prefix, near
-
-
-def _stems(word: str, *, article: bool) -> set[str]:
-    """A word and, for Arabic, its forms without a proclitic (article text) or without ال (term)."""
-    forms = {word}
-    if is_arabic(word):
-        clitics = ARABIC_PROCLITICS if article else ("ال",)
-        for clitic in clitics:
-            if word.startswith(clitic) and len(word) - len(clitic) >= MIN_ARABIC_STEM:
-                forms.add(word[len(clitic) :])
-    return forms
-
-
-def _same_word(word: str, term: str, prefix: bool) -> bool:
-    if word == term or (prefix and word.startswith(term)):
-        return True
-    return bool(_stems(word, article=True) & _stems(term, article=False))
-
-
-def highlight(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """Sorted, non-overlapping ``(start, end)`` spans of ``text`` where any of ``terms`` occurs."""
-    if not text or not terms:
-        return []
-    norm = normalize(text)
-    words = norm.words
-    spans: list[tuple[int, int]] = []
-    for term in dict.fromkeys(terms):
-        wanted, prefix, near = _term_words(term)
-        if not wanted:
-            continue
-        n = len(wanted)
-        found = False
-        for i in range(len(words) - n + 1):
-            if all(_same_word(words[i + k], wanted[k], prefix and k == n - 1) for k in range(n)):
-                spans.append((norm.word_span(i)[0], norm.word_span(i + n - 1)[1]))
-                found = True
-        if near and not found:  # proximity terms: each word wherever it is
-            for i, word in enumerate(words):
-                if any(_same_word(word, w, False) for w in wanted):
-                    spans.append(norm.word_span(i))
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def _marked(text: str, spans: list[tuple[int, int]], plain, mark) -> str:
@@ -216,7 +171,7 @@ def render(view: AlertView, tz: tzinfo) -> tuple[str, str]:
         f"URL: {view.url}",
     ]
     if view.terms:
-        lines.append(f"Matched: {', '.join(dict.fromkeys(view.terms))}")
+        lines.append(f"Matched: {', '.join(view.shown_terms())}")
     if view.snippet:
         lines += ["", view.snippet]
     if view.also:
@@ -235,7 +190,8 @@ def alert_data(view: AlertView, tz: tzinfo) -> dict:
         "url": view.url,
         "terms": list(dict.fromkeys(view.terms)),
         "snippet": view.snippet,
-        "highlights": [list(span) for span in highlight(view.snippet or "", view.terms)],
+        "matched": view.shown_terms(),
+        "highlights": [list(span) for span in view.highlights],
         "also": [{"outlet": outlet, "url": url} for outlet, url in view.also],
     }
 
@@ -254,13 +210,9 @@ def _html_block(view: AlertView, tz: tzinfo, *, heading: bool) -> list[str]:
         f'<b>URL:</b> <a href="{_h(view.url)}">{_h(view.url)}</a></p>'
     )
     if view.terms:
-        parts.append(
-            f'<p style="margin:.2em 0"><b>Matched:</b> {_h(", ".join(dict.fromkeys(view.terms)))}</p>'
-        )
+        parts.append(f'<p style="margin:.2em 0"><b>Matched:</b> {_h(", ".join(view.shown_terms()))}</p>')
     if view.snippet:
-        marked = _marked(
-            view.snippet, highlight(view.snippet, view.terms), _h, lambda s: f"<mark>{_h(s)}</mark>"
-        )
+        marked = _marked(view.snippet, view.highlights, _h, lambda s: f"<mark>{_h(s)}</mark>")
         parts.append(
             f'<blockquote style="margin:.4em 0;padding-left:.8em;border-left:3px solid #ccc">{marked}</blockquote>'
         )
@@ -283,9 +235,9 @@ def _md_block(view: AlertView, tz: tzinfo, *, heading: bool) -> list[str]:
     lines.append(f"**[{md(view.title)}](<{_md_url(view.url)}>)**")
     lines.append(f"Outlet: {md(view.outlet or 'unknown')} · Published: {md(published)}")
     if view.terms:
-        lines.append(f"Matched: {md(', '.join(dict.fromkeys(view.terms)))}")
+        lines.append(f"Matched: {md(', '.join(view.shown_terms()))}")
     if view.snippet:
-        marked = _marked(view.snippet, highlight(view.snippet, view.terms), md, lambda s: f"**{md(s)}**")
+        marked = _marked(view.snippet, view.highlights, md, lambda s: f"**{md(s)}**")
         lines.append(f"> {marked}")
     if view.also:
         also = ", ".join(f"[{md(outlet or url)}](<{_md_url(url)}>)" for outlet, url in view.also)

@@ -189,7 +189,7 @@ def inspected(result: dict, *, as_json: bool) -> None:
     if not result["matches"]:
         out.print("no topic matches")
     for m in result["matches"]:
-        out.print(f"[green]matches {m['topic']}[/]: {', '.join(m['terms'])} in {', '.join(m['fields'])}")
+        out.print(f"[green]matches {m['topic']}[/]: {', '.join(m['matched'])} in {', '.join(m['fields'])}")
         plain(f"  {m['snippet']}")
 
 
@@ -200,8 +200,10 @@ def backtest(report: BacktestReport, topic: str, query: str | None, since: datet
         print_json({
             "topic": topic, "query": query, "since": iso(since), "scanned": report.scanned,
             "changed": report.changed,
-            "matches": [{**_article(r, tz), "stored": r.stored} for r in report.matches],
-            "no_longer_matching": [{**_article(r, tz), "stored": r.stored} for r in report.dropped],
+            "matches": [{**_article(r, tz), "matched": r.matched, "stored": r.stored} for r in report.matches],
+            "no_longer_matching": [
+                {**_article(r, tz), "matched": r.matched, "stored": r.stored} for r in report.dropped
+            ],
         })  # fmt: skip
         return
     shown = report.matches[:limit] if limit else report.matches
@@ -210,7 +212,7 @@ def backtest(report: BacktestReport, topic: str, query: str | None, since: datet
     for row in shown:
         status = "stored" if row.stored else "new"
         table.add_row(
-            _minute(local_iso(row.published, tz)), row.source, row.title or "", ", ".join(row.terms),
+            _minute(local_iso(row.published, tz)), row.source, row.title or "", ", ".join(row.matched),
             ", ".join(row.fields), status, row.snippet or "",
         )  # fmt: skip
     out.print(table)
@@ -222,7 +224,7 @@ def backtest(report: BacktestReport, topic: str, query: str | None, since: datet
         )
         for row in report.dropped:
             table.add_row(
-                _minute(local_iso(row.published, tz)), row.source, row.title or "", ", ".join(row.terms)
+                _minute(local_iso(row.published, tz)), row.source, row.title or "", ", ".join(row.matched)
             )
         out.print(table)
     if report.changed:

@@ -200,6 +200,10 @@ class Match(Base):
     terms: Mapped[list] = mapped_column(JSON)  # matched terms as written in the topic
     fields: Mapped[list] = mapped_column(JSON)  # where: "title", "body"
     snippet: Mapped[str | None] = mapped_column(Text)
+    # Each term's first hit per field, as found in the original text (monitor.match.Hit.to_json),
+    # and the [start, end] spans of ``snippet`` to highlight; None for rows stored before 0004.
+    hits: Mapped[list | None] = mapped_column(JSON)
+    highlights: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     article: Mapped[Article] = relationship(back_populates="matches")

@@ -1,5 +1,6 @@
 """match stage: which topics an article matches, which terms, where, with a snippet."""
 
-from monitor.match.engine import Matcher, QueryError, TopicMatch
+from monitor.match.engine import Matcher, QueryError, check_query
+from monitor.match.result import Hit, TopicMatch, labels
 
-__all__ = ["Matcher", "QueryError", "TopicMatch"]
+__all__ = ["Hit", "Matcher", "QueryError", "TopicMatch", "check_query", "labels"]

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from itertools import accumulate
 
 __all__ = [
+    "ARABIC_ARTICLE",
     "ARABIC_PROCLITICS",
+    "ARTICLE_PROCLITICS",
     "MIN_ARABIC_STEM",
     "Normalized",
     "fold",
@@ -148,7 +150,7 @@ def _separate(folded: str) -> str:
 class Normalized:
     """A text with its folded form, its words, and each word's span in the original text."""
 
-    __slots__ = ("original", "folded", "words", "_separated", "_ends", "_folded_spans")
+    __slots__ = ("original", "folded", "words", "_separated", "_ends", "_folded_runs")
 
     def __init__(self, original: str) -> None:
         self.original = original
@@ -156,25 +158,46 @@ class Normalized:
         self._separated = _separate(self.folded)  # same length as folded
         self.words: list[str] = self._separated.split()
         self._ends: list[int] | None = None
-        self._folded_spans: list[tuple[int, int]] | None = None
+        self._folded_runs: tuple[list[int], list[int]] | None = None
+
+    def _fold_ends(self) -> list[int]:
+        """``[i]``: end, in the folded text, of the fold of original character i; empty when every
+        character folds to exactly one (offsets are then the same in both texts)."""
+        if self._ends is None:
+            if _FOLD.is_one_to_one(self.original):
+                self._ends = []
+            else:
+                self._ends = list(accumulate(map(len, map(_FOLD.__getitem__, map(ord, self.original)))))
+        return self._ends
 
     def original_offset(self, folded_pos: int) -> int:
         """Offset in the original text of the character whose fold produced ``folded[folded_pos]``."""
-        if self._ends is None:
-            if _FOLD.is_one_to_one(self.original):  # offsets are unchanged
-                self._ends = []
-            else:  # _ends[i]: end, in the folded text, of the fold of original character i.
-                self._ends = list(accumulate(map(len, map(_FOLD.__getitem__, map(ord, self.original)))))
-        if not self._ends:
+        ends = self._fold_ends()
+        if not ends:
             return min(folded_pos, len(self.original))
-        return bisect_right(self._ends, folded_pos)
+        return bisect_right(ends, folded_pos)
+
+    def _runs(self) -> tuple[list[int], list[int]]:
+        """Start and end of every word in the FOLDED text (computed once)."""
+        if self._folded_runs is None:
+            runs = list(_RUN.finditer(self._separated))
+            self._folded_runs = list(map(re.Match.start, runs)), list(map(re.Match.end, runs))
+        return self._folded_runs
 
     def word_span(self, index: int) -> tuple[int, int]:
         """``(start, end)`` offsets in the ORIGINAL text of word ``index``."""
-        if self._folded_spans is None:
-            self._folded_spans = [m.span() for m in _RUN.finditer(self._separated)]
-        start, end = self._folded_spans[index]
-        return self.original_offset(start), self.original_offset(end - 1) + 1
+        starts, ends = self._folded_runs or self._runs()
+        if not (self._ends if self._ends is not None else self._fold_ends()):
+            return starts[index], ends[index]
+        return self.original_offset(starts[index]), self.original_offset(ends[index] - 1) + 1
+
+    def first_word_from(self, original_pos: int) -> int:
+        """Index of the first word that starts at or after ``original_pos`` in the original text
+        (``len(words)`` when none does)."""
+        folds = self._fold_ends()
+        if folds:  # the folded text's length before original character ``original_pos``
+            original_pos = folds[min(original_pos, len(folds)) - 1] if original_pos > 0 else 0
+        return bisect_left(self._runs()[0], original_pos)
 
     def spans(self) -> list[tuple[int, int]]:
         """``(start, end)`` offsets in the ORIGINAL text of every word."""
@@ -204,14 +227,21 @@ MIN_ARABIC_STEM = 3
 """A proclitic is only recognised before a stem of at least this many letters."""
 
 
-def _proclitics() -> frozenset[str]:
-    conjunctions = ["", "و", "ف"]
-    particles = ["", "ب", "ك", "ل", "ال", "بال", "كال", "لل"]
-    return frozenset(c + p for c in conjunctions for p in particles) - {""}
+ARABIC_ARTICLE = "ال"
+_CONJUNCTIONS = ("", "و", "ف")
+_WITH_ARTICLE = ("ال", "بال", "كال", "لل")  # لل is ل + ال (the article's alef is not written)
 
 
-ARABIC_PROCLITICS = _proclitics()
+def _proclitics(particles: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(c + p for c in _CONJUNCTIONS for p in particles) - {""}
+
+
+ARABIC_PROCLITICS = _proclitics(("", "ب", "ك", "ل", *_WITH_ARTICLE))
 """و ف ب ك ل ال and their combinations (وال بال لل فال كال وب ول وبال ولل …), already folded."""
+
+ARTICLE_PROCLITICS = _proclitics(_WITH_ARTICLE)
+"""The proclitics that end with the article ال: ال وال فال بال كال لل ولل فلل وبال …, so a term
+written with its article (``الخلفي``) matches ``والخلفي`` or ``للخلفي`` but never ``خلفي``."""
 
 _ARABIC_LETTER = re.compile(r"[\u0620-\u064a\u066e-\u06d3\u06fa-\u06ff\u0750-\u077f\u08a0-\u08c9]")
 

@@ -13,10 +13,15 @@ Supported:
   ``Seghrouchni -football`` is ``Seghrouchni AND NOT football`` and ``a b NOT c`` is
   ``(a OR b) AND NOT c``.
 
+- fuzzy words: ``Seghrouchni~1``, ``Seghrouchni~2``, ``Seghrouchni~`` (= 2), also per word inside
+  a phrase (``"El Fallah~1 Seghrouchni~1"``, which luqum leaves as plain phrase text); the marker
+  stays in the term's text and :mod:`monitor.match.terms` reads it, for query terms and keywords
+  alike.
+
 Everything else is rejected with a :class:`QueryError` naming the topic, the query, the problem
-and its column, rather than silently matched as text: fuzzy ``word~``, regular expressions,
-ranges, boosts ``^``, other wildcards, other fields, ``&&`` / ``||`` / ``!``, and lower-case
-``and`` / ``or`` / ``not`` (an operator written in the wrong case; quote the word to search it).
+and its column, rather than silently matched as text: regular expressions, ranges, boosts ``^``,
+other wildcards, other fields, ``&&`` / ``||`` / ``!``, and lower-case ``and`` / ``or`` / ``not``
+(an operator written in the wrong case; quote the word to search it).
 """
 
 from __future__ import annotations
@@ -126,6 +131,8 @@ class _Converter:
             return Term(self.phrase_text(item), item.pos, quoted=True)
         if isinstance(item, lq.Proximity):
             return self.proximity(item)
+        if isinstance(item, lq.Fuzzy):
+            return self.fuzzy(item)
         if isinstance(item, lq.BaseGroup):
             return self.convert(item.expr, field)
         if isinstance(item, lq.SearchField):
@@ -146,11 +153,6 @@ class _Converter:
         raise self.error(self.unsupported(item), item.pos)
 
     def unsupported(self, item: lq.Item) -> str:
-        if isinstance(item, lq.Fuzzy):
-            return (
-                "fuzzy search ('~' after a word) is not supported; "
-                'for words near each other write "word1 word2"~5'
-            )
         if isinstance(item, lq.Regex):
             return "regular expressions are not supported (quote the text to search it)"
         if isinstance(item, lq.Range | lq.From | lq.To):
@@ -182,6 +184,15 @@ class _Converter:
         if start == 0:
             raise self.error("'*' alone would match every word: give a prefix such as minist*", item.pos)
         return Term(_unescape(value[:-1]), item.pos, prefix=True)
+
+    def fuzzy(self, item: lq.Fuzzy) -> Term:
+        """``word~N``: the word with its marker, as written (the edit distance is checked with the
+        term's words, see :func:`monitor.match.terms.parse_term`)."""
+        if not isinstance(item.term, lq.Word) or list(item.term.iter_wildcards()):
+            raise self.error("'~' (fuzzy) applies to a plain word, without '*' or '?'", item.pos)
+        raw = self.query[item.pos : item.pos + item.size]
+        self.word(item.term)  # the same checks as a plain word (operators in lower case …)
+        return Term(_unescape(item.term.value) + raw[raw.rfind("~") :], item.pos)
 
     def phrase_text(self, item: lq.Phrase) -> str:
         raw = item.value[1:-1]

@@ -53,9 +53,7 @@ def record_matches(
             {
                 "article_id": article_id,
                 "topic_id": topic_id,
-                "terms": hit.terms,
-                "fields": hit.fields,
-                "snippet": hit.snippet,
+                **hit.columns(),  # terms, fields, snippet, hits, highlights
                 "created_at": now,
             }
         )
@@ -142,12 +140,10 @@ def _rematch_chunk(session, matcher, topic_ids, rows, counts, channels, outbox, 
                 new.append(hit)
                 continue
             counts.kept += 1
-            if prune and (list(old.terms), list(old.fields), old.snippet) != (
-                hit.terms,
-                hit.fields,
-                hit.snippet,
-            ):
-                old.terms, old.fields, old.snippet = hit.terms, hit.fields, hit.snippet
+            if prune:  # refresh what changed (SQLAlchemy writes only the changed columns)
+                for column, value in hit.columns().items():
+                    if getattr(old, column) != value:
+                        setattr(old, column, value)
         counts.added += record_matches(
             session, article.id, article.story_id, new, topic_ids, channels=channels, outbox=outbox
         )
