@@ -685,6 +685,26 @@ def notify_test(
     out.print(f"sent a sample alert to {channel!r} ({services})")
 
 
+@app.command()
+def serve(
+    ctx: typer.Context,
+    http: str = typer.Option("127.0.0.1:8000", "--http", metavar="HOST:PORT", help="Address to listen on."),
+) -> None:
+    """Read-only web UI over the database: topic pages, Atom feeds, stories, sources, alerts, search.
+
+    Runs beside the daemon (same config) until SIGTERM/SIGINT; never creates or migrates the
+    database. Binding anything but loopback needs `web: {token: ...}` in the config."""
+    from monitor.web import ServeError
+    from monitor.web import serve as serve_web
+
+    cfg = _config(ctx)
+    host, port = _parse_address(http)
+    try:
+        serve_web(cfg, host, port)
+    except ServeError as exc:
+        raise _fail(str(exc), exc.code) from None
+
+
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply database migrations (also done automatically at start)."""
