@@ -34,7 +34,7 @@ from monitor.db.session import make_engine
 from monitor.match import Matcher, QueryError
 from monitor.web.app import create_app
 from monitor.web.database import DatabaseUnavailable, open_readonly
-from tests.conftest import BASE_PG_URL
+from tests.conftest import BASE_PG_URL, _drop_own_database
 from tests.servers import Site
 from tests.webdata import (
     ARABIC_TITLE,
@@ -43,7 +43,6 @@ from tests.webdata import (
     HOSTILE_TITLE,
     SECRET,
     TOKEN,
-    drop_pg_database,
     fill,
     own_pg_database,
 )
@@ -82,7 +81,7 @@ def filled(request, tmp_path_factory, pg_available):
     finally:
         site.close()
         if request.param == "postgres":
-            drop_pg_database(BASE_PG_URL, url)
+            _drop_own_database(url)
 
 
 def _client(cfg, **options):

@@ -191,12 +191,3 @@ def own_pg_database(base_url: str, suffix: str) -> str:
     finally:
         admin.dispose()
     return make_url(base_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_pg_database(base_url: str, url: str) -> None:
-    admin = make_engine(base_url).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    finally:
-        admin.dispose()

@@ -85,6 +85,7 @@ def _sqlite_readonly(url: str, path: Path) -> Engine:
 
     # The URL keeps SQLAlchemy's file-database pooling; the connection itself comes from creator.
     engine = create_engine(f"sqlite:///{path}", creator=connect)
+    _index_hints(engine)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):
@@ -97,6 +98,26 @@ def _sqlite_readonly(url: str, path: Path) -> Engine:
         cur.close()
 
     return engine
+
+
+def _index_hints(engine: Engine) -> None:
+    """Let ``select(...).with_hint(Article, "INDEXED BY ix_…", "sqlite")`` reach SQLite.
+
+    Without statistics (nothing runs ANALYZE) SQLite looks an article up by its rowid even where a
+    covering index holds every column the query needs, and reading the row means reading past its
+    text (overflow pages for a long one): ``INDEXED BY`` makes it use the index. SQLAlchemy
+    renders no table hints for SQLite, so this engine's compiler does, for indexes that exist
+    (an older schema has none of them, and the hint is then left out).
+    """
+    with engine.connect() as conn:
+        present = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'").scalars())
+    base = engine.dialect.statement_compiler
+
+    class HintingCompiler(base):
+        def get_from_hint_text(self, table, text):
+            return text if text.removeprefix("INDEXED BY ").strip() in present else None
+
+    engine.dialect.statement_compiler = HintingCompiler
 
 
 def _check_schema(engine: Engine, url: str, current: bool) -> None:

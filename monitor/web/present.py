@@ -7,6 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
@@ -90,7 +91,14 @@ def direction(language: str | None, sample: str | None = None) -> Direction:
 def highlight_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
     """Where the matched ``terms`` occur in ``text``: the one place the pages ask (swap in the
     matcher's own offsets here)."""
-    return _highlight_spans(text, terms)
+    return list(_spans(text, tuple(terms)))
+
+
+@lru_cache(maxsize=4096)
+def _spans(text: str, terms: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    # Normalising a text costs more than rendering its card: the same titles and snippets are
+    # shown again and again (pages, feed polls), so their spans are kept.
+    return tuple(_highlight_spans(text, list(terms)))
 
 
 def highlighted(text: str | None, terms: list[str] | None, tag: str = "mark") -> Markup:

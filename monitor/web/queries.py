@@ -13,13 +13,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, any_, func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import Article, Match, Source, Story, Topic
 
 # When an article appeared: its publication time, else the time it was first seen.
 published_or_seen = func.coalesce(Article.published_at, Article.discovered_at)
+# The covering index of a topic's timeline (migration 0004), named for SQLite (see web.database).
+TIMELINE = ("INDEXED BY ix_articles_timeline", "sqlite")
 CHART_DAYS = 30
 
 
@@ -99,11 +101,11 @@ def topic_stories(
     first = func.min(published_or_seen).label("first")
     query = (
         select(Article.story_id, first)
-        .join(Match, Match.article_id == Article.id)
-        .where(Match.topic_id == topic, Article.story_id.is_not(None), *filters.conditions())
+        .where(_matched_by(session, topic), Article.story_id.is_not(None), *filters.conditions())
         .group_by(Article.story_id)
         .order_by(first.desc(), Article.story_id.desc())
         .limit(limit + 1)
+        .with_hint(Article, *TIMELINE)
     )
     if before is not None:
         at, story = before
@@ -116,6 +118,15 @@ def topic_stories(
     stories = _stories(session, topic, [k.story_id for k in keys], filters)
     cursor = (keys[-1].first, keys[-1].story_id) if more else None
     return stories, cursor
+
+
+def _matched_by(session: Session, topic: int):
+    """``articles.id`` among the topic's matched articles, written so that each is looked up in
+    the covering index: as a join, PostgreSQL prefers merging with a scan of the whole index."""
+    ids = select(Match.article_id).where(Match.topic_id == topic)
+    if session.get_bind().dialect.name == "postgresql":
+        return Article.id == any_(func.array(ids.scalar_subquery()))
+    return Article.id.in_(ids)
 
 
 _ITEM_COLUMNS = (

@@ -16,8 +16,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from monitor.alerts.admin import STATUSES, list_alerts
 from monitor.config import Config, TopicConfig
 from monitor.dates import parse_user_date
+from monitor.health import source_health
+from monitor.match import QueryError
+from monitor.topics import backtest
 from monitor.web import auth, feed
 from monitor.web.queries import (
     Cursor,
@@ -43,8 +47,6 @@ def _state(request: Request) -> WebState:
 
 def index(request: Request) -> Response:
     """Every topic: matches today / 7 / 30 days, the chart, its latest story; failing sources."""
-    from monitor.health import source_health
-
     web = _state(request)
     now = web.clock()
     with web.session() as session:
@@ -191,14 +193,13 @@ def topic_feed(request: Request) -> Response:
             stories, _ = topic_stories(session, tid, filters=filters, before=query.before, limit=FEED_ENTRIES)
             fallback = web.topic_updated(session, tid)
     updated = feed.feed_updated(stories, fallback)
-    base = str(request.base_url).rstrip("/")
-    own = [(k, v) for k, v in parse_qsl(request.url.query) if k != "token"]  # never echo the token
+    base = str(request.base_url).rstrip("/")  # with the root path the app is mounted under
     body = feed.atom_feed(
         topic=topic.name,
         slug=slug,
-        self_url=f"{base}{request.url.path}" + ("?" + urlencode(own) if own else ""),
-        page_url=f"{base}{web.root(request)}/topics/{slug}",
-        story_url=lambda story: f"{base}{web.root(request)}/stories/{story}",
+        self_url=str(request.url.remove_query_params("token")),  # never echo the token
+        page_url=f"{base}/topics/{slug}",
+        story_url=lambda story: f"{base}/stories/{story}",
         stories=stories,
         updated=updated,
     )
@@ -220,8 +221,6 @@ def story_page(request: Request) -> Response:
 
 def sources_page(request: Request) -> Response:
     """What ``monitor status`` shows."""
-    from monitor.health import source_health
-
     web = _state(request)
     with web.session() as session:
         health = source_health(session, web.config, now=web.clock())
@@ -230,8 +229,6 @@ def sources_page(request: Request) -> Response:
 
 def alerts_page(request: Request) -> Response:
     """The outbox, newest first, by status and channel; errors with secrets redacted."""
-    from monitor.alerts.admin import STATUSES, list_alerts
-
     web = _state(request)
     status = request.query_params.get("status") or None
     channel = request.query_params.get("channel") or None
@@ -260,9 +257,6 @@ def alerts_page(request: Request) -> Response:
 
 def search_page(request: Request) -> Response:
     """The topic query language over stored articles (the engine of ``topics test``)."""
-    from monitor.match import QueryError
-    from monitor.topics import backtest
-
     web = _state(request)
     q = request.query_params.get("q", "").strip()
     span = request.query_params.get("since", "30d")
