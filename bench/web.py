@@ -111,8 +111,9 @@ def build(url: str, articles: int, matches: int, seed: int = 7) -> dict:
         match_rows, alert_rows = [], []
         for topic, n in counts.items():
             for aid in rng.sample(range(1, articles + 1), n):
+                matched_at = rows[aid - 1]["extracted_at"]  # stored and matched when extracted
                 match_rows.append({"article_id": aid, "topic_id": topic, "terms": [topics[topic - 1]],
-                                   "fields": ["title", "body"], "snippet": sentence(rng, 30), "created_at": NOW})  # fmt: skip
+                                   "fields": ["title", "body"], "snippet": sentence(rng, 30), "created_at": matched_at})  # fmt: skip
         for start in range(0, len(match_rows), 5_000):
             conn.execute(insert(Match), match_rows[start : start + 5_000])
         story_of = {r["id"]: r["story_id"] for r in rows}

@@ -171,7 +171,7 @@ class Match(Base):
     __tablename__ = "matches"
     __table_args__ = (
         UniqueConstraint("article_id", "topic_id"),
-        Index("ix_matches_topic_article", "topic_id", "article_id"),
+        Index("ix_matches_topic_created", "topic_id", "created_at", "article_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -23,6 +23,7 @@ published_or_seen = func.coalesce(Article.published_at, Article.discovered_at)
 # The covering index of a topic's timeline (migration 0004), named for SQLite (see web.database).
 TIMELINE = ("INDEXED BY ix_articles_timeline", "sqlite")
 CHART_DAYS = 30
+MATCHED_SLACK = timedelta(days=2)
 
 
 @dataclass
@@ -148,18 +149,13 @@ def _item(row) -> ArticleItem:
 
 
 def _stories(session: Session, topic: int, ids: Sequence[int], filters: StoryFilter) -> list[StoryItem]:
-    """The stories ``ids`` (in that order): lead article, its match, and the story's other articles."""
+    """The stories ``ids`` (in that order): lead article, its match, and the story's other articles.
+
+    The stories' articles come first (by story), then the topic's matches among them (by
+    article): asked the other way round, SQLite walks every match of the topic.
+    """
     if not ids:
         return []
-    matched = session.execute(
-        select(*_ITEM_COLUMNS, Match.terms, Match.fields, Match.snippet)
-        .join(Article.source)
-        .join(Match, Match.article_id == Article.id)
-        .where(Match.topic_id == topic, Article.story_id.in_(ids), *filters.conditions())
-    ).all()
-    leads = {}
-    for row in sorted(matched, key=lambda r: (r.when, r.id)):
-        leads.setdefault(row.story_id, row)
     members: dict[int, list[ArticleItem]] = {}
     for row in session.execute(
         select(*_ITEM_COLUMNS)
@@ -168,13 +164,22 @@ def _stories(session: Session, topic: int, ids: Sequence[int], filters: StoryFil
         .order_by(published_or_seen, Article.id)
     ):
         members.setdefault(row.story_id, []).append(_item(row))
+    articles = [a.id for items in members.values() for a in items]
+    query = select(Match.article_id, Match.terms, Match.fields, Match.snippet).where(
+        Match.topic_id == topic, Match.article_id.in_(articles)
+    )
+    if filters.conditions():
+        query = query.join(Article, Article.id == Match.article_id).where(*filters.conditions())
+    matched = {row.article_id: row for row in session.execute(query)}
     out = []
     for story_id in ids:
-        lead = leads.get(story_id)
-        if lead is None:  # the match went away between the two queries
+        items = members.get(story_id, [])
+        lead = next((a for a in items if a.id in matched), None)  # the first matched article
+        if lead is None:  # the match went away between the queries
             continue
-        also = [a for a in members.get(story_id, []) if a.id != lead.id]
-        out.append(StoryItem(story_id, _item(lead), list(lead.terms), list(lead.fields), lead.snippet, also))
+        match = matched[lead.id]
+        also = [a for a in items if a.id != lead.id]
+        out.append(StoryItem(story_id, lead, list(match.terms), list(match.fields), match.snippet, also))
     return out
 
 
@@ -212,13 +217,23 @@ def activity(
     if not topics:
         return result
     rows = session.execute(
-        select(Match.topic_id, published_or_seen)
+        select(Match.topic_id, published_or_seen, Article.story_id)
         .join(Article, Article.id == Match.article_id)
-        .where(Match.topic_id.in_(list(topics)), published_or_seen >= days[0], *filters.conditions())
+        .where(
+            Match.topic_id.in_(list(topics)),
+            # Only the matches made since the chart began are looked up, not the topic's history:
+            # an article is matched after it is published (the slack forgives clocks and zones).
+            Match.created_at >= days[0] - MATCHED_SLACK,
+            published_or_seen >= days[0],
+            *filters.conditions(),
+        )
+        .with_hint(Article, *TIMELINE)
     )
     week_ago, month_ago = now - timedelta(days=7), now - timedelta(days=30)
-    for topic, when in rows:
+    for topic, when, story in rows:
         act = result[topic]
+        if story is not None and (act.newest is None or (when, story) > act.newest):
+            act.newest = (when, story)
         local = when.astimezone(tz)
         index = (local.date() - days[0].date()).days
         if 0 <= index < len(days):

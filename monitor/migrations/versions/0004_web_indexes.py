@@ -19,10 +19,11 @@ def upgrade() -> None:
     op.create_index("ix_articles_story_id", "articles", ["story_id"])
     # A source's newest articles (source health: cadence, items in 24 h) without sorting them all.
     op.create_index("ix_articles_source_discovered", "articles", ["source_id", "discovered_at"])
-    # A topic's matches with their articles' story, time, source and language, from two indexes
-    # alone: an article row holds its text, and reading columns stored after a long text means
-    # reading its overflow pages (SQLite) (ix_matches_topic_article replaces the topic_id index).
-    op.create_index("ix_matches_topic_article", "matches", ["topic_id", "article_id"])
+    # A topic's matches (all of them, or the recent ones for the charts) with their articles'
+    # story, time, source and language, from two indexes alone: an article row holds its text, and
+    # reading columns stored after a long text means reading its overflow pages (SQLite).
+    # ix_matches_topic_created replaces the topic_id index.
+    op.create_index("ix_matches_topic_created", "matches", ["topic_id", "created_at", "article_id"])
     op.drop_index("ix_matches_topic_id", table_name="matches")
     op.create_index("ix_articles_timeline", "articles", TIMELINE)
 
@@ -30,6 +31,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_articles_timeline", table_name="articles")
     op.create_index("ix_matches_topic_id", "matches", ["topic_id"])
-    op.drop_index("ix_matches_topic_article", table_name="matches")
+    op.drop_index("ix_matches_topic_created", table_name="matches")
     op.drop_index("ix_articles_source_discovered", table_name="articles")
     op.drop_index("ix_articles_story_id", table_name="articles")
