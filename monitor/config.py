@@ -40,6 +40,7 @@ from monitor.configfile import (
 
 DEFAULT_CONFIG = "config/monitor.yaml"
 DEFAULT_DATABASE = "sqlite:///data/monitor.db"
+MIN_WEB_TOKEN = 16
 
 
 # --------------------------------------------------------------------------- durations
@@ -288,6 +289,25 @@ class FetchConfig(_Strict):
         return self.delay or 0.0
 
 
+class WebConfig(_Strict):
+    """``monitor serve``: the token that must be given to read the pages (required to bind
+    anything but loopback). An empty token (``${MONITOR_WEB_TOKEN:-}`` unset) means none."""
+
+    token: str | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if len(value) < MIN_WEB_TOKEN or value != value.strip():
+            raise ValueError(
+                f"the token must be at least {MIN_WEB_TOKEN} characters without surrounding spaces, such "
+                "as the output of: python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
+            )
+        return value
+
+
 class Config(_Strict):
     """The whole config file."""
 
@@ -295,6 +315,7 @@ class Config(_Strict):
     timezone: str = "UTC"
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     operator_channel: str | None = None  # where failing / silent sources are reported
+    web: WebConfig = Field(default_factory=WebConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
     topics: list[TopicConfig] = Field(default_factory=list)
     channels: list[ChannelConfig] = Field(default_factory=list)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from monitor.cli import alerts, backfill, db, matches, run, status, topics
+from monitor.cli import alerts, backfill, db, matches, run, serve, status, topics
 from monitor.cli.render import err
 
 app = typer.Typer(
@@ -57,6 +57,7 @@ app.command()(matches.matches)
 app.command()(matches.inspect)
 app.command()(backfill.backfill)
 app.command("notify-test")(alerts.notify_test)
+app.command()(serve.serve)
 app.add_typer(db.app, name="db")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(topics.app, name="topics")

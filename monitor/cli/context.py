@@ -118,3 +118,11 @@ def topic_named(cfg: Config, name: str) -> TopicConfig:
         if topic.name == name:
             return topic
     raise fail(f"unknown topic {name!r}{did_you_mean(name, [t.name for t in cfg.topics])}")
+
+
+def parse_address(value: str) -> tuple[str, int]:
+    """``--http HOST:PORT`` as (host, port), or a one-line error."""
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise fail(f"--http: expected HOST:PORT such as 127.0.0.1:8080, got {value!r}")
+    return host.strip("[]"), int(port)

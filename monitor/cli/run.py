@@ -7,7 +7,7 @@ import asyncio
 import typer
 
 from monitor.cli import summaries
-from monitor.cli.context import database_errors, fail, load_config
+from monitor.cli.context import database_errors, fail, load_config, parse_address
 
 
 def run(
@@ -25,7 +25,7 @@ def run(
     from monitor.scheduler import DaemonError, run_daemon, run_once
 
     cfg = load_config(ctx)
-    address = _parse_address(http) if http else None
+    address = parse_address(http) if http else None
     try:
         with database_errors(cfg):  # e.g. the database is unreachable
             if once:
@@ -38,9 +38,3 @@ def run(
     except DaemonError as exc:
         raise fail(str(exc), 1) from None
 
-
-def _parse_address(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise fail(f"--http: expected HOST:PORT such as 127.0.0.1:8080, got {value!r}")
-    return host.strip("[]"), int(port)

@@ -148,6 +148,10 @@ class Article(Base):
         Index("ix_articles_source_guid", "source_id", "guid"),
         Index("ix_articles_published_at", "published_at"),
         Index("ix_articles_page_url", "page_url"),
+        Index("ix_articles_story_id", "story_id"),
+        Index("ix_articles_source_discovered", "source_id", "discovered_at"),
+        # Covers the web UI's joins from a topic's matches (monitor.web.queries).
+        Index("ix_articles_timeline", "id", "story_id", "published_at", "discovered_at", "source_id", "language"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -192,11 +196,14 @@ class Match(Base):
     """An article matched a topic: which terms, where (title/body), and a snippet."""
 
     __tablename__ = "matches"
-    __table_args__ = (UniqueConstraint("article_id", "topic_id"),)
+    __table_args__ = (
+        UniqueConstraint("article_id", "topic_id"),
+        Index("ix_matches_topic_created", "topic_id", "created_at", "article_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), index=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
     terms: Mapped[list] = mapped_column(JSON)  # matched terms as written in the topic
     fields: Mapped[list] = mapped_column(JSON)  # where: "title", "body"
     snippet: Mapped[str | None] = mapped_column(Text)

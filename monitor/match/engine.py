@@ -32,7 +32,7 @@ from monitor.match import query as q
 from monitor.match.article import Article
 from monitor.match.expr import BODY, TITLE, All, AnyOf, Evidence, Expr, Leaf, Near, NoneOf, Span
 from monitor.match.fuzzy import FuzzyIndex
-from monitor.match.highlight import Presenter
+from monitor.match.highlight import Presenter, merge
 from monitor.match.normalize import normalize
 from monitor.match.query import QueryError
 from monitor.match.result import TopicMatch
@@ -257,6 +257,23 @@ class Matcher:
             if found is not None:
                 results.append(found)
         return results
+
+    def spans(self, text: str | None) -> list[tuple[int, int]]:
+        """Every place in ``text`` where one of this matcher's terms matches, whole words as
+        matching finds them, merged and in order: for highlighting texts that are not a stored
+        match's snippet (a story's text, another outlet's title)."""
+        if not text or (self._automaton is None and not self._fuzzy):
+            return []
+        article = Article(normalize(""), normalize(text))
+        first, every = self._scan(article)
+        approximate = self._fuzzy.find(article, first, every) if self._fuzzy else set()
+        evidence = Evidence(first, every, self._keys_of, approximate, article)
+        found = []
+        for term_id in first:
+            for span in evidence.between(term_id, 0, len(article.stream)):
+                _, start, end = article.original(span)
+                found.append((start, end))
+        return merge(found)
 
     def _keys_of(self, term_id: int) -> list[tuple[str, int]]:
         """The automaton keys of an exact term and their left-edge modes (for highlights)."""
