@@ -6,7 +6,7 @@ commands; they are plain functions over a session (the caller commits) or the co
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -81,6 +81,21 @@ def list_alerts(
                 services=list((alert.result or {}).get("services") or []),
             )
         )
+    return rows
+
+
+def hide_secrets(rows: list[AlertRow], redact: Callable[[str], str]) -> list[AlertRow]:
+    """``rows`` with ``redact`` (e.g. masking the config's channel secrets) applied to their
+    errors and per-service results: stored redacted already, masked again where shown in case an
+    older version stored one."""
+    for row in rows:
+        if row.last_error:
+            row.last_error = redact(row.last_error)
+        for service in row.services:
+            if isinstance(service, dict):
+                for key in ("service", "error"):
+                    if isinstance(service.get(key), str):
+                        service[key] = redact(service[key])
     return rows
 
 

@@ -2,9 +2,8 @@
 
 Apprise reports failures through its ``apprise`` logger; the useful detail ("Connection
 refused") is often logged at DEBUG level only. :func:`send_message` captures those records for
-its own call (a logger filter keyed by a context variable, so other threads and the
-application's log handlers are unaffected) and turns them into one line with every secret of
-the URL (passwords, tokens, path keys) replaced by ``***``.
+its own call (``apprise_log``) and turns them into one line with every secret of the URL
+(``secrets.channel_secrets``: passwords, tokens apprise knows as private) replaced by ``***``.
 
 Apprise waits 4 s for a service to answer by default; many webhooks take longer, and a reply that
 comes too late means the service most likely has the message already. Channels get
@@ -15,26 +14,22 @@ tries once more at most.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import re
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import apprise
 from apprise import AppriseAsset, NotifyFormat
 
+from monitor.alerts.apprise_log import captured, instantiate
 from monitor.alerts.channels import prepare_url
 from monitor.alerts.render import Rendered
+from monitor.alerts.secrets import redact, service_secrets
 
 MAX_ERROR = 500
 DEFAULT_READ_TIMEOUT = 30.0  # seconds a channel may take to answer (apprise's rto=, 4 s by default)
 _READ_TIMEOUT = re.compile(r"read timed out", re.I)  # requests' ReadTimeout: sent, no answer
-
-_logger = logging.getLogger("apprise")
 
 
 @dataclass
@@ -45,105 +40,6 @@ class SendResult:
     results: list[dict] = field(default_factory=list)  # {"service": str, "ok": bool, "error": str|None}
     error: str | None = None
     unknown: bool = False  # the request went out but no answer came: the channel may have it
-
-
-# --------------------------------------------------------------------------- log capture
-
-_buffer: contextvars.ContextVar[list[tuple[int, str]] | None] = contextvars.ContextVar(
-    "monitor_apprise_logs", default=None
-)
-
-
-class _Capture(logging.Filter):
-    """Keep apprise's records (DEBUG included) for the calls that asked, hide the extra ones."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lock = threading.Lock()
-        self.users = 0
-        self.saved_level = logging.NOTSET
-        self.effective = logging.WARNING
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        buf = _buffer.get()
-        if buf is not None and getattr(record, "apprise_capture", True):
-            try:
-                buf.append((record.levelno, record.getMessage()))
-            except Exception:  # a malformed record must not break sending
-                pass
-        # Records below the level the application configured go no further.
-        return record.levelno >= self.effective
-
-    def enter(self) -> None:
-        with self.lock:
-            if self.users == 0:
-                self.saved_level = _logger.level
-                self.effective = _logger.getEffectiveLevel()
-                _logger.addFilter(self)
-                _logger.setLevel(logging.DEBUG)
-            self.users += 1
-
-    def leave(self) -> None:
-        with self.lock:
-            self.users -= 1
-            if self.users == 0:
-                _logger.setLevel(self.saved_level)
-                _logger.removeFilter(self)
-
-
-_capture = _Capture()
-
-
-@contextmanager
-def _captured() -> Iterator[list[tuple[int, str]]]:
-    buf: list[tuple[int, str]] = []
-    token = _buffer.set(buf)
-    _capture.enter()
-    try:
-        yield buf
-    finally:
-        _capture.leave()
-        _buffer.reset(token)
-
-
-# --------------------------------------------------------------------------- secrets
-
-
-def _url_secrets(url: str, service: object | None = None) -> set[str]:
-    """Pieces of ``url`` that may be secret: credentials, path keys, query values, token hosts."""
-    pieces: set[str] = set()
-    rest = url.split("://", 1)[1] if "://" in url else url
-    try:
-        parts = urlsplit("x://" + rest)
-        host = parts.hostname or ""
-        pieces.update(filter(None, [parts.username, parts.password]))
-        pieces.update(parts.path.split("/"))
-        pieces.update(v for _, v in parse_qsl(parts.query, keep_blank_values=False))
-    except ValueError:
-        host = ""
-        pieces.update(re.split(r"[/:@?&=#]+", rest))
-    if host and "." not in host and host != "localhost":
-        pieces.add(host)  # e.g. slack://TOKEN_A/TOKEN_B/TOKEN_C
-    if service is not None:  # whatever apprise itself hides in its privacy URL
-        try:
-            full = set(re.split(r"[/:@?&=#,]+", service.url(privacy=False)))
-            shown = set(re.split(r"[/:@?&=#,]+", service.url(privacy=True)))
-            pieces.update(full - shown)
-        except Exception:
-            pass
-    out: set[str] = set()
-    for piece in pieces:
-        for form in {piece, unquote(piece)}:
-            if len(form) >= 4:
-                out.add(form)
-    return out
-
-
-def redact(text: str, secrets: set[str]) -> str:
-    """``text`` with every secret (longest first) replaced by ``***``."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 # --------------------------------------------------------------------------- reasons
@@ -201,7 +97,8 @@ def _invalid(url: str, channel: str | None, entries: list[tuple[int, str]]) -> S
             if lvl >= logging.WARNING and not m.startswith(("Could not load", "Unparseable"))
         ]
         why = f"'{scheme}://' URL rejected" + (f": {'; '.join(details)}" if details else "")
-    return SendResult(False, [], _one_line(redact(f"invalid apprise URL{where}: {why}", _url_secrets(url))))
+    error = redact(f"invalid apprise URL{where}: {why}", service_secrets(url, None))
+    return SendResult(False, [], _one_line(error))
 
 
 def _service_results(outcome: object, service: object, error: str | None) -> list[dict]:
@@ -223,10 +120,8 @@ def _with_read_timeout(service: object, url: str) -> None:
 
 def check_url(url: str, *, channel: str | None = None) -> str | None:
     """None when apprise accepts ``url``; else a one-line reason (secrets redacted)."""
-    url = prepare_url(url.strip())
-    with _captured() as entries:
-        service = apprise.Apprise.instantiate(url, asset=AppriseAsset(async_mode=False))
-    return None if service is not None else _invalid(url, channel, entries).error
+    service, entries = instantiate(url)
+    return None if service is not None else _invalid(prepare_url(url.strip()), channel, entries).error
 
 
 def _pick(service: object, message: Rendered) -> tuple[str, NotifyFormat]:
@@ -259,17 +154,16 @@ def send_rendered(url: str, message: Rendered, *, channel: str | None = None) ->
     """Send a rendered message to one apprise URL, in the form the service renders best (HTML
     e-mail, Markdown for Slack and other Markdown services, JSON fields for ``json://``, plain
     text otherwise); never raises, never leaks secrets."""
-    url = prepare_url(url.strip())
     asset = AppriseAsset(async_mode=False)
-    with _captured() as entries:
-        service = apprise.Apprise.instantiate(url, asset=asset)
+    service, entries = instantiate(url, asset)
+    url = prepare_url(url.strip())
     if service is None:
         return _invalid(url, channel, entries)
     _with_read_timeout(service, url)
-    secrets = _url_secrets(url, service)
+    secrets = service_secrets(url, service)
     sender = apprise.Apprise(asset=asset)
     sender.add(service)
-    with _captured() as entries:
+    with captured() as entries:
         try:
             body, body_format = _pick(service, message)
             outcome = sender.notify(body=body, title=message.title, body_format=body_format)

@@ -25,7 +25,8 @@ def alerts(
     """List outbox rows, newest first (`monitor alerts retry` requeues)."""
     if ctx.invoked_subcommand is not None:
         return
-    from monitor.alerts.admin import list_alerts
+    from monitor.alerts.admin import hide_secrets, list_alerts
+    from monitor.alerts.secrets import config_secrets, redact
 
     cfg = load_config(ctx)
     with database(cfg) as factory:
@@ -34,6 +35,8 @@ def alerts(
                 rows = list_alerts(session, status=status_, channel=channel, limit=limit)
         except ValueError as exc:
             raise fail(f"--status: {exc}") from None
+    secrets = config_secrets(cfg)
+    rows = hide_secrets(rows, lambda text: redact(text, secrets))
     render.alert_rows(rows, cfg, as_json=fmt is TableFormat.json)
 
 

@@ -39,8 +39,9 @@ def plain(text: str) -> None:
 
 
 def safe_url(url: str) -> str:
-    """A URL with its password hidden, for printing."""
-    return re.sub(r"(://[^:/@]+:)[^@/]+@", r"\1***@", url)
+    """A database URL with its password hidden, for printing (channel URLs:
+    ``alerts.secrets.mask_channel_url``; source URLs: ``urls.redact_url``)."""
+    return re.sub(r"(://[^:/@?#]+:)[^@/?#]+@", r"\1***@", url)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -71,7 +72,9 @@ def _human_interval(seconds: float) -> str:
 
 
 def config_summary(cfg: Config) -> None:
-    """``monitor check``: the config's sources, topics and channels."""
+    """``monitor check``: the config's sources, topics and channels (secrets masked)."""
+    from monitor.alerts.secrets import mask_channel_url
+
     out.print(f"[bold]{cfg.path}[/]: valid. database: {safe_url(cfg.database)}, timezone: {cfg.timezone}")
     table = Table("source", "kind", "url", "interval", title="Sources")
     for s in cfg.sources:
@@ -85,7 +88,7 @@ def config_summary(cfg: Config) -> None:
     out.print(table)
     table = Table("channel", "url", "delivery", title="Channels")
     for c in cfg.channels:
-        table.add_row(c.name, safe_url(c.url), f"digest {c.digest}" if c.digest else "immediate")
+        table.add_row(c.name, mask_channel_url(c.url), f"digest {c.digest}" if c.digest else "immediate")
     out.print(table)
     for s in cfg.sources:
         if s.interval < 60:

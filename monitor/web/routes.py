@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from monitor.alerts.admin import STATUSES, list_alerts
+from monitor.alerts.admin import STATUSES, hide_secrets, list_alerts
 from monitor.config import Config, TopicConfig
 from monitor.dates import parse_user_date
 from monitor.health import source_health
@@ -236,14 +236,7 @@ def alerts_page(request: Request) -> Response:
     if status is not None and status not in STATUSES:
         error, status = f"unknown status {status!r} (one of: {', '.join(STATUSES)})", None
     with web.session() as session:
-        rows = list_alerts(session, status=status, channel=channel, limit=200)
-    for row in rows:
-        row.last_error = web.redact(row.last_error)
-        for service in row.services:
-            if isinstance(service, dict):
-                for key in ("service", "error"):
-                    if isinstance(service.get(key), str):
-                        service[key] = web.redact(service[key])
+        rows = hide_secrets(list_alerts(session, status=status, channel=channel, limit=200), web.redact)
     context = {
         "rows": rows,
         "statuses": STATUSES,

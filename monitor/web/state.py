@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from monitor.alerts.send import _url_secrets, redact
+from monitor.alerts.secrets import config_secrets, redact
 from monitor.config import Config, TopicConfig
 from monitor.db.models import Topic
 from monitor.web import present
@@ -36,9 +36,7 @@ class WebState:
         self.token = config.web.token
         self.slugs = present.topic_slugs([t.name for t in config.topics])
         self._by_slug = {self.slugs[t.name]: t for t in config.topics}
-        self._secrets = set().union(*(_url_secrets(c.url) for c in config.channels)) | (
-            {self.token} if self.token else set()
-        )
+        self._secrets = config_secrets(config) | ({self.token} if self.token else set())
         self.templates = Jinja2Templates(env=self._environment())
 
     def _environment(self) -> Environment:
