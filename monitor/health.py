@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from monitor.config import Config
 from monitor.dates import utcnow
 from monitor.db.models import Article, ArticleStatus, Origin, Source
+from monitor.urls import redact_text, redact_url
 
 FAILING_AFTER = 3  # consecutive failed polls
 CADENCE_SAMPLE = 20  # recent articles used to learn a source's cadence
@@ -27,7 +28,8 @@ SILENT_MIN = timedelta(hours=2)
 
 @dataclass
 class SourceHealth:
-    """One source as ``monitor status`` and operator alerts see it (empty until first synced)."""
+    """One source as ``monitor status``, the web UI and operator alerts see it (empty until first
+    synced); ``url`` and the errors are shown without credentials or keys (``urls.redact_url``)."""
 
     name: str
     kind: str
@@ -46,7 +48,7 @@ class SourceHealth:
     flags: list[str] = field(default_factory=list)
 
 
-_POLL_STATE = ("last_success_at", "last_error", "last_error_at", "next_poll_at")  # copied from the row
+_POLL_STATE = ("last_success_at", "last_error_at", "next_poll_at")  # copied from the row
 
 
 def usual_gap(times: list[datetime]) -> timedelta | None:
@@ -91,7 +93,7 @@ def source_health(session: Session, config: Config, now: datetime | None = None)
     for cfg in config.sources:
         row = rows.get(cfg.name)
         if row is None:  # never synced yet
-            out.append(SourceHealth(cfg.name, cfg.kind, cfg.url))
+            out.append(SourceHealth(cfg.name, cfg.kind, redact_url(cfg.url)))
             continue
         live = (Article.source_id == row.id) & (Article.origin == Origin.LIVE)
         recent = list(
@@ -118,14 +120,15 @@ def source_health(session: Session, config: Config, now: datetime | None = None)
             ).all()
         )
         gap = usual_gap(recent)
-        disabled = getattr(row, "disabled_reason", None)
+        disabled = redact_text(row.disabled_reason) if row.disabled_reason else None
         last_item = recent[0] if recent else None
         out.append(
             SourceHealth(
                 cfg.name,
                 cfg.kind,
-                cfg.url,
+                redact_url(cfg.url),
                 **{name: getattr(row, name) for name in _POLL_STATE},
+                last_error=redact_text(row.last_error) if row.last_error else None,
                 consecutive_failures=row.consecutive_failures or 0,
                 disabled=disabled,
                 items_24h=items_24h or 0,

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from monitor.urls import redact_text, redact_url
+
 _source: contextvars.ContextVar[str | None] = contextvars.ContextVar("source", default=None)
 _article: contextvars.ContextVar[str | None] = contextvars.ContextVar("article", default=None)
 
@@ -26,12 +28,13 @@ NOISY = (
 
 @contextmanager
 def log_context(*, source: str | None = None, article: str | None = None) -> Iterator[None]:
-    """Every log line written inside (in this task) carries ``source`` and ``article``."""
+    """Every log line written inside (in this task) carries ``source`` and ``article`` (the
+    article's URL, shown as ``urls.redact_url`` shows it)."""
     tokens = []
     if source is not None:
         tokens.append((_source, _source.set(source)))
     if article is not None:
-        tokens.append((_article, _article.set(article)))
+        tokens.append((_article, _article.set(redact_url(article))))
     try:
         yield
     finally:
@@ -46,7 +49,15 @@ class _ContextFilter(logging.Filter):
         return True
 
 
-class TextFormatter(logging.Formatter):
+class RedactingFormatter(logging.Formatter):
+    """Every URL in a line (a library's message, a traceback) shown as ``urls.redact_url`` shows it:
+    monitor's own messages redact at their source, this catches what they cannot."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
+
+
+class TextFormatter(RedactingFormatter):
     """``time LEVEL logger: message [source=… article=…]``."""
 
     def __init__(self) -> None:
@@ -59,20 +70,21 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, source, article, error."""
+    """One JSON object per line: time, level, logger, message, source, article, error (URLs in the
+    message and error redacted, as ``RedactingFormatter`` does)."""
 
     def format(self, record: logging.LogRecord) -> str:
         data = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact_text(record.getMessage()),
         }
         for key in ("source", "article"):
             if getattr(record, key, None):
                 data[key] = getattr(record, key)
         if record.exc_info:
-            data["error"] = self.formatException(record.exc_info)
+            data["error"] = redact_text(self.formatException(record.exc_info))
         return json.dumps(data, ensure_ascii=False)
 
 
@@ -85,7 +97,7 @@ def setup_logging(*, level: int = logging.INFO, fmt: str = "text", rich_console=
         from rich.logging import RichHandler
 
         handler = RichHandler(console=rich_console, show_path=False, rich_tracebacks=False)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(RedactingFormatter("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(TextFormatter())

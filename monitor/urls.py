@@ -14,7 +14,8 @@ The canonical form is the ASCII, percent-encoded (RFC 3986) spelling:
 Non-HTTP URLs (``mailto:``, ``javascript:`` …) are returned joined and stripped, otherwise untouched.
 
 :func:`redact_url` is the form of a URL fit to be shown (logs, ``status``, ``check``): user-info
-and the values of secret-looking query parameters replaced by ``***``.
+and the values of secret-looking query parameters replaced by ``***``; :func:`redact_text` does
+it to every URL inside a message.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 __all__ = [
     "absolute_http",
     "canonical_url",
+    "is_secret_param",
     "is_tracking_param",
+    "redact_text",
     "redact_url",
+    "without_userinfo",
     "TRACKING_PARAMS",
     "TRACKING_PREFIXES",
 ]
@@ -212,3 +216,40 @@ def redact_url(url: str) -> str:
     if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
         return url
     return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
+# A URL in free text (an error, a log line): up to white space, quotes or angle brackets; the
+# punctuation that usually closes the sentence around it is left outside.
+_URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>`]+")
+_TRAILING = ".,;:!?)]}"
+
+
+def _redact_found(match: re.Match) -> str:
+    url = match.group(0)
+    tail = len(url) - len(url.rstrip(_TRAILING))
+    if tail:
+        return redact_url(url[:-tail]) + url[-tail:]
+    return redact_url(url)
+
+
+def redact_text(text: str) -> str:
+    """``text`` (an error message, a log line) with every URL in it as :func:`redact_url` shows it."""
+    if not text or "://" not in text:
+        return text
+    return _URL_IN_TEXT.sub(_redact_found, text)
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` without ``user:password@``: links found in documents never carry credentials
+    into storage (the configured source's are added back when fetching, see ``fetch.http``)."""
+    if "@" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(
+        (parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment)
+    )

@@ -19,7 +19,7 @@ from monitor.sources.candidate import Candidate, DiscoverError
 from monitor.sources.feeds import parse_feed
 from monitor.sources.listing import listing_dates, next_page, read_listing
 from monitor.sources.sitemaps import SitemapEntry, parse_sitemap
-from monitor.urls import canonical_url
+from monitor.urls import canonical_url, redact_text
 
 _GUESSED_SITEMAPS = ("/sitemap.xml", "/sitemap_index.xml", "/wp-sitemap.xml")
 _MARGIN = timedelta(days=1)  # approximate dates (listing pages, URL paths) exclude only beyond it
@@ -83,7 +83,7 @@ async def discover_past(
 ) -> Discovery:
     """Candidate articles ``source`` published between ``start`` and ``end`` (inclusive, aware),
     by sitemap, else paginated listing or paginated feed (see the module docstring). Never raises
-    for fetch or parse problems: they are listed in ``errors``."""
+    for fetch or parse problems: they are listed in ``errors`` (URLs redacted)."""
     limits = limits or Limits()
     window = _Window(DateRange(start, end))
     tz = rt.config.source_timezone(source)
@@ -94,7 +94,7 @@ async def discover_past(
     methods = []
     for name, step in steps:
         part = await step(rt, source, window, tz, limits)
-        result.errors += part.errors
+        result.errors += [redact_text(error) for error in part.errors]  # they quote the URLs
         result.requests += part.requests
         if part.candidates:
             methods.append(name)

@@ -22,6 +22,7 @@ from monitor.pipeline.pending import PendingArticle, backfill_pending
 from monitor.pipeline.store import reclaim, store_candidates_safely
 from monitor.runtime import Runtime, Settings, open_runtime
 from monitor.sources.candidate import Candidate
+from monitor.urls import redact_text
 
 log = logging.getLogger("monitor.backfill")
 
@@ -65,7 +66,7 @@ async def _backfill_source(
             found = await discover_past(rt, source, window.start, window.end, limits=limits)
         except Exception as exc:  # a bug must not stop the other sources
             log.exception("backfill %r: discovery failed", source.name)
-            found = Discovery(errors=[f"discovery failed: {type(exc).__name__}: {exc}"])
+            found = Discovery(errors=[redact_text(f"discovery failed: {type(exc).__name__}: {exc}")])
         summary.method, summary.errors = found.method, list(found.errors)
         summary.candidates = len(found.candidates)
         source_id = rt.source_ids[source.name]

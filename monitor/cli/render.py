@@ -11,6 +11,7 @@ import io
 import json
 import re
 import sys
+from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,27 @@ def safe_url(url: str) -> str:
     return re.sub(r"(://[^:/@?#]+:)[^@/?#]+@", r"\1***@", url)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string starting like a formula gets a ``'``."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv(header: list[str], rows: Iterable[Iterable[Any]]) -> None:
+    """CSV to standard output, every cell through :func:`csv_cell` (titles come from strangers:
+    ``=HYPERLINK(…)`` must stay text). Every CSV output goes through here."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
+    sys.stdout.write(buf.getvalue())
+
+
 def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -74,11 +96,12 @@ def _human_interval(seconds: float) -> str:
 def config_summary(cfg: Config) -> None:
     """``monitor check``: the config's sources, topics and channels (secrets masked)."""
     from monitor.alerts.secrets import mask_channel_url
+    from monitor.urls import redact_url
 
     out.print(f"[bold]{cfg.path}[/]: valid. database: {safe_url(cfg.database)}, timezone: {cfg.timezone}")
     table = Table("source", "kind", "url", "interval", title="Sources")
     for s in cfg.sources:
-        table.add_row(s.name, s.kind, s.url, _human_interval(s.interval))
+        table.add_row(s.name, s.kind, redact_url(s.url), _human_interval(s.interval))
     out.print(table)
     table = Table("topic", "keywords / query", "exclude", "channels", title="Topics")
     for t in cfg.topics:
@@ -158,13 +181,13 @@ def matches(rows: list[MatchRow], tz: tzinfo, fmt: str) -> None:
     if fmt == "json":
         print_json(records)
     elif fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(["topic", "title", "source", "published", "url", "terms"])
-        for rec in records:
-            terms = "; ".join(rec["terms"])
-            writer.writerow([rec["topic"], rec["title"], rec["source"], rec["published"], rec["url"], terms])
-        sys.stdout.write(buf.getvalue())
+        write_csv(
+            ["topic", "title", "source", "published", "url", "terms"],
+            (
+                [r["topic"], r["title"], r["source"], r["published"], r["url"], "; ".join(r["terms"])]
+                for r in records
+            ),
+        )
     else:
         table = Table(
             "topic", "title", "source", "published", "url", "terms", title=f"{len(records)} matches"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from monitor.config import Config, TopicConfig
 from monitor.dates import utcnow
 from monitor.db.models import Source, Topic
+from monitor.urls import redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,9 @@ def store_topic(session: Session, topic: TopicConfig, *, definition: bool = Fals
 def sync_config(session: Session, config: Config) -> tuple[dict[str, int], dict[str, int]]:
     """Upsert a row per configured source and topic; return name → id maps for both.
 
+    A source's row keeps its URL as ``urls.redact_url`` shows it (no user-info, no key): a change
+    of credentials alone is not a new address.
+
     Rows of sources or topics removed from the config are kept (their articles and matches
     stay visible); they are simply no longer polled or matched. A topic whose definition changed
     keeps its stored definition (and matches), with a warning: ``monitor topics rematch NAME``
@@ -53,16 +57,21 @@ def sync_config(session: Session, config: Config) -> tuple[dict[str, int], dict[
     sources = {s.name: s for s in session.scalars(select(Source))}
     for cfg in config.sources:
         row = sources.get(cfg.name)
+        shown = redact_url(cfg.url)  # credentials and keys stay in the config
         if row is None:
-            row = Source(name=cfg.name, kind=cfg.kind, url=cfg.url, consecutive_failures=0)
+            row = Source(name=cfg.name, kind=cfg.kind, url=shown, consecutive_failures=0)
             session.add(row)
             sources[cfg.name] = row
-        elif row.kind != cfg.kind or row.url != cfg.url:
+        elif row.kind != cfg.kind or redact_url(row.url) != shown:
             # A new address: forget validators, hash, failures and a "410 Gone" of the old one.
-            row.kind, row.url = cfg.kind, cfg.url
+            row.kind, row.url = cfg.kind, shown
             row.etag = row.last_modified = row.content_hash = None
             row.disabled_at = row.disabled_reason = None
             row.consecutive_failures, row.next_poll_at = 0, None
+        elif row.url != shown:  # stored in full by an older version: keep its state, not its secrets
+            row.url = shown
+            row.last_error = redact_text(row.last_error) if row.last_error else None
+            row.disabled_reason = redact_text(row.disabled_reason) if row.disabled_reason else None
     topics = {t.name: t for t in session.scalars(select(Topic))}
     for cfg in config.topics:
         definition = topic_definition(cfg)

@@ -1,8 +1,8 @@
 """The only HTTP client of monitor: timeouts, size cap, redirects, gzip, conditional GET.
 
 ``HttpClient.get`` never raises for network, HTTP or size problems: it returns a
-``FetchResult`` whose ``error`` is one line for humans and whose ``status`` is 0 when no usable
-response arrived. Parsers (feedparser, trafilatura) get bytes from here and never fetch themselves.
+``FetchResult`` whose ``error`` is one line for humans (URLs in it redacted) and whose ``status``
+is 0 when no usable response arrived. Parsers (feedparser, trafilatura) get bytes from here and never fetch themselves.
 Every connection goes through the address guard (``monitor.fetch.guard``): a request reaches a
 private address only when its host is one the operator configured (``origin``) or allowed.
 """
@@ -28,6 +28,7 @@ from monitor import __version__
 from monitor.fetch.guard import AddressPolicy, AddressRefused, GuardedConnector, trusted_hosts, trusting
 from monitor.fetch.hosts import HostGate
 from monitor.fetch.robots import RobotsCache
+from monitor.urls import redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +267,7 @@ class HttpClient:
             return f"invalid response body: {_one_line(exc)}"
         if isinstance(exc, aiohttp.ClientError | OSError):
             return f"request failed: {_one_line(exc) or type(exc).__name__}"
-        log.warning("unexpected error fetching %s", url, exc_info=exc)
+        log.warning("unexpected error fetching %s", redact_url(url), exc_info=exc)
         return f"request failed: {type(exc).__name__}: {_one_line(exc)}"
 
 
@@ -309,6 +310,8 @@ def _host_names(url: str) -> tuple[str, str]:
 
 
 def _failure(url: str, error: str, *, refused: bool = False) -> FetchResult:
+    """A request that got no usable response; ``error`` is shown (stored, logged) with every URL
+    in it redacted (``invalid URL: …``, a redirect's target)."""
     return FetchResult(
         url=url,
         final_url=url,
@@ -318,7 +321,7 @@ def _failure(url: str, error: str, *, refused: bool = False) -> FetchResult:
         etag=None,
         last_modified=None,
         content_hash=None,
-        error=error,
+        error=redact_text(error),
         refused=refused,
     )
 

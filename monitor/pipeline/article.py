@@ -42,6 +42,7 @@ from monitor.pipeline.store import (
     store_article,
 )
 from monitor.runtime import Runtime
+from monitor.urls import redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,9 @@ def _attempt_failed(
 ) -> tuple[str, int]:
     status, matched = _page_failed(rt, pending, error, retry_after, notify=notify, final=final)
     outcome = _OUTCOMES.get(status, status)
-    log.warning("source %r: article %s: %s (%s)", pending.source, pending.fetch_url, error, outcome)
+    log.warning(
+        "source %r: article %s: %s (%s)", pending.source, redact_url(pending.fetch_url), error, outcome
+    )
     return status, matched
 
 
@@ -170,7 +173,7 @@ def _postpone(rt: Runtime, pending: PendingArticle, seconds: float, reason: str)
     """Try again later without spending an attempt (the obstacle is not the page's fault)."""
     with transaction(rt.factory) as session:
         postpone(session, pending.id, at=utcnow() + timedelta(seconds=seconds), reason=reason)
-    log.info("source %r: article %s: %s (will retry)", pending.source, pending.fetch_url, reason)
+    log.info("source %r: article %s: %s (will retry)", pending.source, redact_url(pending.fetch_url), reason)
     return ArticleStatus.PENDING, 0
 
 
@@ -241,12 +244,12 @@ async def process_article(
         return "not pending", 0
     except Exception as exc:  # never lose the article: leave it pending for a retry
         if not rt.database.failed(exc):  # an outage is logged once, not per article
-            log.exception("source %r: article %s: could not store", source_name, fetch_url)
+            log.exception("source %r: article %s: could not store", source_name, redact_url(fetch_url))
         return _attempt_failed(
-            rt, pending, f"storage error: {exc.__class__.__name__}: {exc}"[:500], None, notify
+            rt, pending, redact_text(f"storage error: {exc.__class__.__name__}: {exc}")[:500], None, notify
         )
     if matched:
-        log.info("source %r: %s matched %d topic(s)", source_name, pending.url, matched)
+        log.info("source %r: %s matched %d topic(s)", source_name, redact_url(pending.url), matched)
         for hit in hits:
             rt.metrics.matches.labels(topic=hit.topic).inc()
     return ArticleStatus.DONE, matched

@@ -29,6 +29,7 @@ from monitor.runtime import Runtime
 from monitor.sources.candidate import Candidate, DiscoverError
 from monitor.sources.feeds import parse_feed
 from monitor.sources.listing import parse_listing
+from monitor.urls import redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ async def poll_source(rt: Runtime, source: SourceConfig) -> PollReport:
         except Exception as exc:  # a bug or a database outage must not stop the other sources
             if not rt.database.failed(exc):  # an outage is logged once, not per source
                 log.exception("source %r: poll failed", source.name)
-            report.ok, report.error = False, f"{exc.__class__.__name__}: {exc}"
+            report.ok, report.error = False, redact_text(f"{exc.__class__.__name__}: {exc}")
     rt.metrics.polls.labels(source=source.name, outcome=report.outcome).inc()
     rt.metrics.poll_seconds.observe(time.perf_counter() - started)
     return report
@@ -176,7 +177,7 @@ async def _poll(rt: Runtime, source: SourceConfig, report: PollReport) -> None:
     }
     if result.status == 410:
         report.ok, report.disabled = False, True
-        reason = f"{source.url} answered 410 Gone; fix its URL in the config to poll it again"
+        reason = f"{redact_url(source.url)} answered 410 Gone; fix its URL in the config to poll it again"
         report.error = f"disabled: {reason}"
         _disable_source(rt, source_id, reason)
         log.error("source %r: %s", source.name, report.error)
@@ -195,14 +196,14 @@ async def _poll(rt: Runtime, source: SourceConfig, report: PollReport) -> None:
         try:
             candidates = discover(source, result.body or b"", result.headers, result.final_url, rt)
         except DiscoverError as exc:
-            report.ok, report.error = False, str(exc)
+            report.ok, report.error = False, redact_text(str(exc))
             _record_failure(rt, source, source_id, report.error)
         else:
             report.discovered = len(candidates)
             report.new = store_candidates_safely(rt.factory, source_id, candidates, Origin.LIVE)
             _record_success(rt, source, source_id, validators)
     if not report.ok:
-        log.warning("source %r: %s (%s)", source.name, report.error, source.url)
+        log.warning("source %r: %s (%s)", source.name, report.error, redact_url(source.url))
 
     with rt.factory() as session:
         articles = due_articles(session, source_id)
