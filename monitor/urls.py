@@ -15,17 +15,20 @@ Non-HTTP URLs (``mailto:``, ``javascript:`` …) are returned joined and strippe
 
 :func:`redact_url` is the form of a URL fit to be shown (logs, ``status``, ``check``): user-info
 and the values of secret-looking query parameters replaced by ``***``; :func:`redact_text` does
-it to every URL inside a message.
+it to every URL inside a message. :func:`feed_item_url` names a feed item that has no link.
 """
 
 from __future__ import annotations
 
 import re
+from hashlib import sha256
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 __all__ = [
     "absolute_http",
     "canonical_url",
+    "feed_item_url",
+    "is_feed_item",
     "is_secret_param",
     "is_tracking_param",
     "redact_text",
@@ -253,3 +256,22 @@ def without_userinfo(url: str) -> str:
     return urlunsplit(
         (parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment)
     )
+
+
+# --------------------------------------------------------------------------- feed items without a page
+
+FEED_ITEM = "monitor-feed-item-"  # the fragment naming an item that has no page of its own
+
+
+def feed_item_url(link: str, feed_url: str, key: str) -> str:
+    """The identity (and link) of a feed item that has no URL of its own: ``link`` (the site the
+    feed describes, else the feed) with a fragment hashing the feed and ``key`` (the item's GUID,
+    else its title and summary). Canonical URLs never have a fragment, so it names no page."""
+    feed = canonical_url(redact_url(without_userinfo(feed_url)))
+    digest = sha256(f"{feed}\n{key}".encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    return f"{canonical_url(redact_url(without_userinfo(link)))}#{FEED_ITEM}{digest}"
+
+
+def is_feed_item(url: str) -> bool:
+    """Whether ``url`` is a :func:`feed_item_url`: there is no page to fetch, only the feed's text."""
+    return f"#{FEED_ITEM}" in url

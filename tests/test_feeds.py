@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ import pytest
 from monitor.dates import is_naive_date, parse_date
 from monitor.sources.candidate import DiscoverError
 from monitor.sources.feeds import parse_feed
+from monitor.urls import is_feed_item
 
 CASA = ZoneInfo("Africa/Casablanca")
 PARIS = ZoneInfo("Europe/Paris")
@@ -119,15 +121,30 @@ def test_relative_links_resolved_against_feed_url():
     ]
 
 
-def test_entries_without_link_are_skipped_and_guid_url_is_used():
+def test_entries_without_link_are_kept_by_their_text_and_guid_url_is_used(caplog):
     body = rss(
         item(None, title="No link at all")
         + item(None, title="Guid only", guid="<guid>https://news.example.ma/p/guid-only</guid>")
+        + item(None, title="Tag guid", guid='<guid isPermaLink="false">tag:news.example.ma,2024:7</guid>')
         + item("https://news.example.ma/p/normal", title="Normal")
+        + '<item><guid isPermaLink="false">empty-1</guid></item><item><description> </description></item>'
     )
-    cands = parse_feed(body, XML, FEED_URL, CASA)
-    assert [c.title for c in cands] == ["Guid only", "Normal"]
-    assert cands[0].url == "https://news.example.ma/p/guid-only"
+    with caplog.at_level(logging.INFO, logger="monitor.sources.feeds"):
+        cands = parse_feed(body, XML, FEED_URL, CASA)
+    assert [c.title for c in cands] == ["No link at all", "Guid only", "Tag guid", "Normal"]
+    assert cands[1].url == "https://news.example.ma/p/guid-only"
+    # no page: named after the site the feed describes (its <link>), with a fragment of its own
+    no_link, tag = cands[0], cands[2]
+    assert is_feed_item(no_link.url) and is_feed_item(tag.url) and no_link.url != tag.url
+    assert no_link.url.startswith("https://news.example.ma/#monitor-feed-item-")
+    assert tag.guid == "tag:news.example.ma,2024:7" and tag.fetch_url == tag.url
+    # the same item keeps its identity from one poll to the next, and per feed
+    again = parse_feed(body, XML, FEED_URL, CASA)
+    assert [c.url for c in again] == [c.url for c in cands]
+    other = parse_feed(body, XML, "https://news.example.ma/rss/sport.xml", CASA)
+    assert other[2].url != tag.url
+    # what is skipped is said, with why
+    assert "2 item(s) skipped: no link, no title and no summary (GUIDs: empty-1)" in caplog.text
 
 
 def test_duplicates_by_canonical_url_are_dropped_keeping_the_first():
@@ -171,7 +188,7 @@ def test_atom_alternate_link_xml_base_and_ids():
         <link href="tag:blog.example,2024:2"/></entry>
     </feed>"""
     cands = parse_feed(body, {"content-type": "application/atom+xml"}, "https://blog.example/feed", CASA)
-    assert len(cands) == 1
+    assert len(cands) == 2 and cands[1].title == "Tag link only" and is_feed_item(cands[1].url)
     cand = cands[0]
     assert cand.url == "https://blog.example/posts/alt-link"
     assert cand.title == "Alt link" and cand.author == "Ann" and cand.summary == "Short"
@@ -242,12 +259,14 @@ def test_json_feed_1_1():
         ],
     )
     cands = parse_feed(body, {"content-type": "application/feed+json"}, "https://j.example/feed.json", CASA)
-    assert [c.url for c in cands] == [
+    assert [c.url for c in cands if not is_feed_item(c.url)] == [
         "https://j.example/2024/01/json-story",
         "https://j.example/relative/two",
         "https://j.example/three",
     ]
-    first, second, _ = cands
+    first, second, no_url, _ = cands  # an item without a URL: its text is the article
+    assert no_url.url.startswith("https://j.example/feed.json#monitor-feed-item-")
+    assert no_url.summary == "no url here" and no_url.guid == "3"
     assert first.published == datetime(2024, 1, 2, 8, 4, 5, tzinfo=UTC)
     assert first.author == "Bo, Al" and first.guid == "1" and first.summary == "Sum"
     assert second.summary == "Two html"

@@ -253,7 +253,7 @@ async def _from_feed_pages(
                 part.errors.append(f"feed {url}: {result.error or 'empty response'}")
             break  # past the last page (404), or the site does not page its feed
         try:
-            cands = parse_feed(result.body, result.headers, result.final_url, tz)
+            cands = parse_feed(result.body, result.headers, result.final_url, tz, feed_url=source.url)
         except DiscoverError as exc:
             if page == 1:
                 part.errors.append(f"feed {url}: {exc}")

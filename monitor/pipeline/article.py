@@ -1,5 +1,8 @@
 """Process one pending article: fetch its page, extract, match, store; or record why not.
 
+A feed item without a link (``urls.is_feed_item``) has no page: its feed title and summary are
+stored and matched at once.
+
 A page that fails (timeout, 5xx, 429, no text) stays pending and is retried on later polls with
 backoff, up to ``max_page_attempts`` (``policy.page_retry_at``); then the feed's title and summary
 are matched instead when there are any, else the article is marked failed with its last error.
@@ -42,10 +45,11 @@ from monitor.pipeline.store import (
     store_article,
 )
 from monitor.runtime import Runtime
-from monitor.urls import redact_text, redact_url
+from monitor.urls import is_feed_item, redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
+FEED_ITEM_NOTE = "the feed gives this item no link: stored from its title and summary"
 _OUTCOMES = {
     ArticleStatus.PENDING: "will retry",
     ArticleStatus.DONE: "gave up; stored from the feed",
@@ -97,6 +101,13 @@ def article_record(
     )
 
 
+def _from_feed(pending: PendingArticle, summary: str) -> Extracted:
+    """The article as its feed tells it (title and summary), for a page that failed or never was."""
+    return Extracted(
+        title=pending.title, text=summary, published=None, language=None, author=None, canonical_url=None
+    )
+
+
 def _page_failed(
     rt: Runtime,
     pending: PendingArticle,
@@ -135,16 +146,8 @@ def _page_failed(
         ):
             mark_failed(session, pending.id, attempts=attempts, error=error)
             return ArticleStatus.FAILED, 0
-        from_feed = Extracted(
-            title=pending.title,
-            text=state.summary,
-            published=None,
-            language=None,
-            author=None,
-            canonical_url=None,
-        )
         note = f"page failed ({error}); stored from the feed's title and summary"
-        stored = article_record(rt, pending, from_feed, note=note)
+        stored = article_record(rt, pending, _from_feed(pending, state.summary), note=note)
         hits = rt.matcher.match(stored.title, stored.text, source=pending.source, language=stored.language)
         matched = store_article(
             session, rt, pending.id, pending.source, stored, hits, notify=notify, attempts=attempts
@@ -193,29 +196,36 @@ async def process_article(
     else:
         pending = article
     fetch_url, source_name = pending.fetch_url, pending.source
-
-    source = _configured(rt, source_name)
-    result = await rt.http.get(
-        fetch_url, robots=source.robots if source else True, origin=_origin(rt, source, source_name)
-    )
-    if result.robots == UNAVAILABLE:
-        return _postpone(rt, pending, ROBOTS_RETRY, result.error or "robots.txt unavailable")
-    if result.robots == DISALLOWED:  # final: the site asks us not to fetch it
-        return _attempt_failed(
-            rt, pending, result.error or "disallowed by robots.txt", None, notify, final=True
+    page_url = note = None
+    if is_feed_item(pending.url):  # an item without a link: its feed text is all there is
+        with rt.factory() as session:
+            state = attempt_state(session, pending.id)
+        if state is None or state.status != ArticleStatus.PENDING:
+            return "not pending", 0
+        extracted, note = _from_feed(pending, state.summary), FEED_ITEM_NOTE
+    else:
+        source = _configured(rt, source_name)
+        result = await rt.http.get(
+            fetch_url, robots=source.robots if source else True, origin=_origin(rt, source, source_name)
         )
-    if not result.ok or not result.body:  # a refused address is final: retrying cannot help
-        error = result.error or "empty response"
-        return _attempt_failed(rt, pending, error, result.retry_after, notify, final=result.refused)
-    try:
-        extracted = await rt.extractor.extract(
-            result.body, result.final_url or fetch_url, header_charset(result.headers)
-        )
-    except ExtractError as exc:
-        return _attempt_failed(rt, pending, str(exc), None, notify)
+        if result.robots == UNAVAILABLE:
+            return _postpone(rt, pending, ROBOTS_RETRY, result.error or "robots.txt unavailable")
+        if result.robots == DISALLOWED:  # final: the site asks us not to fetch it
+            return _attempt_failed(
+                rt, pending, result.error or "disallowed by robots.txt", None, notify, final=True
+            )
+        if not result.ok or not result.body:  # a refused address is final: retrying cannot help
+            error = result.error or "empty response"
+            return _attempt_failed(rt, pending, error, result.retry_after, notify, final=result.refused)
+        try:
+            extracted = await rt.extractor.extract(
+                result.body, result.final_url or fetch_url, header_charset(result.headers)
+            )
+        except ExtractError as exc:
+            return _attempt_failed(rt, pending, str(exc), None, notify)
+        page_url = page_canonical(extracted.canonical_url)
 
-    page_url = page_canonical(extracted.canonical_url)
-    stored = article_record(rt, pending, extracted, page_url=page_url)
+    stored = article_record(rt, pending, extracted, page_url=page_url, note=note)
     hits = rt.matcher.match(stored.title, stored.text, source=source_name, language=stored.language)
     try:
         with transaction(rt.factory) as session:

@@ -65,7 +65,7 @@ def discover(
 ) -> list[Candidate]:
     """Candidates from a fetched feed or listing page (raises DiscoverError)."""
     if source.kind == "feed":
-        return parse_feed(body, headers, url, rt.config.source_timezone(source))
+        return parse_feed(body, headers, url, rt.config.source_timezone(source), feed_url=source.url)
     return parse_listing(body, headers, url, source.links)
 
 

@@ -1,7 +1,7 @@
 """Every write to an article row: new candidates (deduplicated), and each move between states.
 
-- :func:`store_candidates`: insert the candidates not seen before (canonical URL, or GUID within
-  the source); live discovery adopts a backfill's unfinished row of the same URL
+- :func:`store_candidates`: insert the candidates not seen before (by canonical URL; a GUID
+  reused for another URL is logged, both kept); live discovery adopts a backfill's unfinished row of the same URL
   (:func:`reopen`), and a backfill takes back rows it set aside whose date is in its range
   (:func:`reclaim`).
 - :func:`store_article`: ONE transaction (the caller's) writes the extracted article, its story
@@ -16,6 +16,7 @@ decisions (when to retry, whether to set aside) are in ``policy``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,9 @@ from monitor.pipeline.matches import record_matches
 from monitor.runtime import Runtime
 from monitor.sources.candidate import Candidate
 from monitor.stories import assign_story
+from monitor.urls import redact_url
+
+log = logging.getLogger(__name__)
 
 CHUNK = 500
 SET_ASIDE = (ArticleStatus.OUT_OF_RANGE, ArticleStatus.UNDATED)  # by a backfill, for their date
@@ -104,7 +108,8 @@ def _candidate_row(source_id: int, cand: Candidate, origin: Origin, now: datetim
 def store_candidates(
     session: Session, source_id: int, candidates: list[Candidate], *, origin: Origin = Origin.LIVE
 ) -> int:
-    """Insert candidates not seen before (by canonical URL, or GUID within the source).
+    """Insert candidates not seen before (by canonical URL: a GUID reused for another URL is
+    another article, logged).
 
     Returns how many were new. An article is stored once, whatever feed or page led to it. Live
     discovery takes back a backfill's row it has not finished (pending, or set aside for its date):
@@ -122,21 +127,31 @@ def store_candidates(
             if was != Origin.LIVE and status in ADOPTABLE:
                 where = (Article.url == url, Article.origin != Origin.LIVE, Article.status.in_(ADOPTABLE))
                 reopen(session, where, unique[url], origin=Origin.LIVE)
-    guids = [c.guid for c in unique.values() if c.guid]
-    known_guids = {row[0] for row in _existing_rows(session, _KNOWN_GUIDS, guids, source_id=source_id)}
+    fresh = [cand for url, cand in unique.items() if url not in known_urls]
+    _log_reused_guids(session, source_id, fresh)
     now = utcnow()
-    seen_guids: set[str] = set()
-    added = 0
-    for url, cand in unique.items():
-        if url in known_urls or (cand.guid and (cand.guid in known_guids or cand.guid in seen_guids)):
-            continue
-        if cand.guid:
-            seen_guids.add(cand.guid)
+    for cand in fresh:
         session.add(_candidate_row(source_id, cand, origin, now))
-        added += 1
-    if added:
+    if fresh:
         session.flush()
-    return added
+    return len(fresh)
+
+
+def _log_reused_guids(session: Session, source_id: int, fresh: list[Candidate]) -> None:
+    """A GUID names an article only with its URL: a feed that reuses one for another URL (a CMS
+    recycling ids, a copied template) gets both articles stored, and the operator a log line."""
+    guids = [c.guid for c in fresh if c.guid]
+    if not guids:
+        return
+    known = {row[0] for row in _existing_rows(session, _KNOWN_GUIDS, guids, source_id=source_id)}
+    seen: set[str] = set()
+    for cand in fresh:
+        if cand.guid and (cand.guid in known or cand.guid in seen):
+            log.info(
+                "GUID %r reused for another URL, stored as a new article: %s", cand.guid, redact_url(cand.url)
+            )
+        if cand.guid:
+            seen.add(cand.guid)
 
 
 def store_candidates_safely(

@@ -2,7 +2,14 @@
 
 feedparser only ever sees bytes wrapped in a stream, never a URL or a path, so it fetches nothing.
 Dates are read by ``monitor.dates`` (feedparser's parse, else dateparser; a date with no offset
-is wall-clock time in the source's timezone); gzip by ``monitor.decode``.
+is wall-clock time in the source's timezone); gzip and the charset by ``monitor.decode`` (an
+undeclared windows-1256 feed is read as pages are, not as windows-1252).
+
+An item without a link (nor a GUID that is a URL) is kept when it has a title or a summary: its
+identity is ``urls.feed_item_url`` (the site's home page, from the feed's own link, with a
+fragment hashing the feed and the item's GUID, else its title and summary), and the pipeline
+matches its feed text, as it does for a page that never loads. An item with neither is skipped,
+and the skip is logged.
 """
 
 from __future__ import annotations
@@ -19,9 +26,9 @@ import lxml.html
 from lxml import etree
 
 from monitor.dates import feed_field_date, parse_date
-from monitor.decode import maybe_gunzip
+from monitor.decode import feed_as_utf8, header_charset, maybe_gunzip
 from monitor.sources.candidate import Candidate, DiscoverError
-from monitor.urls import absolute_http, canonical_url
+from monitor.urls import absolute_http, canonical_url, feed_item_url, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +38,15 @@ _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])
 _TAGLIKE = re.compile(r"<[a-zA-Z/!]")
 
 
-def parse_feed(body: bytes, headers: dict[str, str], base_url: str, tz: tzinfo) -> list[Candidate]:
+def parse_feed(
+    body: bytes, headers: dict[str, str], base_url: str, tz: tzinfo, *, feed_url: str | None = None
+) -> list[Candidate]:
     """Candidate articles of an RSS, Atom or JSON feed, deduplicated by canonical URL, in feed order.
 
     ``headers`` are the response headers (content-type gives the charset); ``base_url`` resolves
-    relative links; ``tz`` localises naive dates. Raises DiscoverError when ``body`` is not a feed.
+    relative links; ``tz`` localises naive dates; ``feed_url`` (the configured URL, default
+    ``base_url``) names the feed in the identity of items without a link. Raises DiscoverError
+    when ``body`` is not a feed.
     """
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     body = maybe_gunzip(
@@ -47,10 +58,12 @@ def parse_feed(body: bytes, headers: dict[str, str], base_url: str, tz: tzinfo) 
     )
     if not body.strip():
         raise DiscoverError("not a feed: the response is empty")
+    items = _Items(base_url, feed_url or base_url, tz)
     if _looks_like_json(body, headers):
-        entries = _json_feed_entries(body, base_url, tz)
+        entries = _json_feed_entries(body, items)
     else:
-        entries = _xml_feed_entries(body, headers, base_url, tz)
+        entries = _xml_feed_entries(body, headers, items)
+    items.log_skipped()
     candidates: list[Candidate] = []
     seen: set[str] = set()
     for cand in entries:
@@ -60,12 +73,47 @@ def parse_feed(body: bytes, headers: dict[str, str], base_url: str, tz: tzinfo) 
     return candidates
 
 
+class _Items:
+    """What turning one feed's items into candidates needs: where links resolve, what names the
+    feed, the timezone; and the items skipped, logged once per feed."""
+
+    def __init__(self, base_url: str, feed_url: str, tz: tzinfo) -> None:
+        self.base_url, self.feed_url, self.tz = base_url, feed_url, tz
+        self.home = base_url  # the site the feed describes, once the feed says
+        self.skipped: list[str] = []
+
+    def candidate(
+        self, link: str | None, guid: str | None, title: str | None, summary: str | None, **more: Any
+    ) -> Candidate | None:
+        """The item's candidate; an item without a link is named by its feed text, if any."""
+        if link is not None:
+            url = canonical_url(link)
+        elif title or summary:
+            url = link = feed_item_url(self.home, self.feed_url, guid or f"{title}\n{summary}")
+        else:
+            self.skipped.append(guid or "")
+            return None
+        return Candidate(url=url, fetch_url=link, guid=guid, title=title, summary=summary, **more)
+
+    def log_skipped(self) -> None:
+        if self.skipped:
+            guids = ", ".join(g for g in self.skipped[:5] if g) or "none"
+            log.info(
+                "feed %s: %d item(s) skipped: no link, no title and no summary (GUIDs: %s)",
+                redact_url(self.feed_url), len(self.skipped), guids,
+            )  # fmt: skip
+
+
 # --------------------------------------------------------------------------- RSS / Atom
 
 
-def _xml_feed_entries(body: bytes, headers: dict[str, str], base_url: str, tz: tzinfo) -> list[Candidate]:
-    response_headers = {k: v for k, v in headers.items() if k in ("content-type", "content-language")}
-    response_headers["content-location"] = base_url
+def _xml_feed_entries(body: bytes, headers: dict[str, str], items: _Items) -> list[Candidate]:
+    response_headers = {k: v for k, v in headers.items() if k == "content-language"}
+    # One charset policy (monitor.decode): feedparser gets UTF-8 and is told so.
+    body = feed_as_utf8(body, header_charset(headers))
+    mime = headers.get("content-type", "").split(";")[0].strip() or "application/xml"
+    response_headers["content-type"] = f"{mime}; charset=utf-8"
+    response_headers["content-location"] = items.base_url
     parsed = feedparser.parse(
         io.BytesIO(body),  # a stream: feedparser must never treat the body as a URL or a file name
         response_headers=response_headers,
@@ -76,28 +124,25 @@ def _xml_feed_entries(body: bytes, headers: dict[str, str], base_url: str, tz: t
         if parsed.get("version"):
             return []  # a real feed with no entries right now
         raise DiscoverError(_why_not_a_feed(body, headers, parsed))
+    items.home = absolute_http(parsed.feed.get("link"), items.base_url) or items.base_url
     out = []
     for entry in parsed.entries:
-        cand = _entry_candidate(entry, base_url, tz)
+        cand = _entry_candidate(entry, items)
         if cand is not None:
             out.append(cand)
     return out
 
 
-def _entry_candidate(entry: Any, base_url: str, tz: tzinfo) -> Candidate | None:
-    link = _entry_link(entry, base_url)
-    if link is None:
-        return None
+def _entry_candidate(entry: Any, items: _Items) -> Candidate | None:
     summary = entry.get("summary")
     if not summary and entry.get("content"):
         summary = entry.content[0].get("value")
-    return Candidate(
-        url=canonical_url(link),
-        fetch_url=link,
-        guid=_text(entry.get("id")) or None,
-        title=html_to_text(entry.get("title")),
-        summary=html_to_text(summary),
-        published=_entry_date(entry, tz),
+    return items.candidate(
+        _entry_link(entry, items.base_url),
+        _text(entry.get("id")) or None,
+        html_to_text(entry.get("title")),
+        html_to_text(summary),
+        published=_entry_date(entry, items.tz),
         author=_text(entry.get("author")) or None,
     )
 
@@ -136,46 +181,44 @@ def _looks_like_json(body: bytes, headers: dict[str, str]) -> bool:
     return start in (b"{", b"[") or ("json" in headers.get("content-type", "") and start != b"<")
 
 
-def _json_feed_entries(body: bytes, base_url: str, tz: tzinfo) -> list[Candidate]:
+def _json_feed_entries(body: bytes, items: _Items) -> list[Candidate]:
     try:
         data = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise DiscoverError(f"not a feed: invalid JSON ({_one_line(exc)})") from None
     if not isinstance(data, dict) or not _JSON_FEED_VERSION.match(str(data.get("version", ""))):
         raise DiscoverError("not a feed: JSON without a JSON Feed version (https://jsonfeed.org/version/1.1)")
-    items = data.get("items")
-    if not isinstance(items, list):
+    entries = data.get("items")
+    if not isinstance(entries, list):
         raise DiscoverError("not a feed: JSON Feed without an 'items' list")
-    base = absolute_http(data.get("feed_url"), base_url) or base_url
+    items.base_url = absolute_http(data.get("feed_url"), items.base_url) or items.base_url
+    items.home = absolute_http(data.get("home_page_url"), items.base_url) or items.base_url
     out = []
-    for item in items:
+    for item in entries:
         if isinstance(item, dict):
-            cand = _json_item_candidate(item, base, tz)
+            cand = _json_item_candidate(item, items)
             if cand is not None:
                 out.append(cand)
     return out
 
 
-def _json_item_candidate(item: dict[str, Any], base_url: str, tz: tzinfo) -> Candidate | None:
+def _json_item_candidate(item: dict[str, Any], items: _Items) -> Candidate | None:
     guid = _text(item.get("id")) or None
     link = None
     for choice in (item.get("url"), item.get("external_url"), guid if _is_http(guid) else None):
-        link = absolute_http(choice, base_url)
+        link = absolute_http(choice, items.base_url)
         if link:
             break
-    if link is None:
-        return None
     summary = item.get("summary") or item.get("content_text") or item.get("content_html")
     authors = item.get("authors") if isinstance(item.get("authors"), list) else [item.get("author")]
     names = [a.get("name") for a in authors if isinstance(a, dict) and a.get("name")]
     raw_date = item.get("date_published") or item.get("date_modified")
-    return Candidate(
-        url=canonical_url(link),
-        fetch_url=link,
-        guid=guid,
-        title=html_to_text(_text(item.get("title"))),
-        summary=html_to_text(_text(summary)),
-        published=parse_date(_text(raw_date), tz) if raw_date else None,
+    return items.candidate(
+        link,
+        guid,
+        html_to_text(_text(item.get("title"))),
+        html_to_text(_text(summary)),
+        published=parse_date(_text(raw_date), items.tz) if raw_date else None,
         author=", ".join(_text(n) for n in names) or None,
     )
 

@@ -28,7 +28,7 @@ from monitor.dates import w3c_date
 from monitor.decode import maybe_gunzip
 from monitor.sources.candidate import DiscoverError
 from monitor.sources.feeds import html_to_text, parse_feed
-from monitor.urls import absolute_http
+from monitor.urls import absolute_http, is_feed_item
 
 MAX_BYTES = 50_000_000
 _FEED_ROOTS = {"rss", "feed", "rdf"}
@@ -66,6 +66,7 @@ def parse_sitemap(body: bytes, base_url: str, tz: tzinfo) -> Sitemap:
         entries = [
             SitemapEntry(loc=c.fetch_url, published=c.published, title=c.title)
             for c in parse_feed(data, {}, base_url, tz)
+            if not is_feed_item(c.url)  # an item without a link names no page to fetch
         ]
         return Sitemap(index=False, entries=entries)
     if name not in ("urlset", "sitemapindex"):
